@@ -1,0 +1,155 @@
+/**
+ * The command line: parse arguments, load (or default) the config, and run
+ * or check the server.
+ *
+ * @module
+ */
+
+import { embeddedDefaultConfig, formatIssue, loadConfigFile } from "./config/load.ts";
+import type { ConfigIssue, ServerConfig } from "./config/types.ts";
+import { FtpServer } from "./ftp/server.ts";
+import { Logger } from "./log.ts";
+import { VERSION } from "./version.ts";
+
+/** Where the config is looked for when --config is not given (as the original did). */
+export const DEFAULT_CONFIG_PATH = "conf/vsftpd.conf";
+
+const USAGE = `cos-ftp-server ${VERSION}: an FTP/FTPS gateway to Tencent Cloud Object Storage
+
+Usage: cos-ftp-server [--config PATH] [--check]
+
+Options:
+  --config PATH   config file (default ${DEFAULT_CONFIG_PATH}; the original's vsftpd.conf
+                  loads unchanged). When the default file does not exist, an embedded
+                  default runs: 127.0.0.1:2121, user demo / password demo, files in ./data.
+  --check         validate the config, print every problem as file:line: key: message,
+                  and exit (0 = valid, 1 = problems)
+  --version       print the version
+  --help          print this help
+
+Signals: SIGINT/SIGTERM stop accepting, let running transfers finish within
+shutdown_grace_period, then exit 0.`;
+
+interface Options {
+  configPath: string;
+  explicitConfig: boolean;
+  check: boolean;
+}
+
+/** Runs the command line; resolves to the process exit code. */
+export async function main(args: string[]): Promise<number> {
+  const parsed = parseArgs(args);
+  if (typeof parsed === "string") return printAndExit(parsed);
+  const config = await obtainConfig(parsed);
+  if (!config) return 1;
+  if (parsed.check) {
+    console.log(`${config.source}: OK (${config.accounts.length} accounts, ${config.users.length} users)`);
+    return 0;
+  }
+  return await serve(config);
+}
+
+/** Options, or the text to print and exit with ("usage error" texts start with "error:"). */
+function parseArgs(args: string[]): Options | string {
+  const options: Options = { configPath: DEFAULT_CONFIG_PATH, explicitConfig: false, check: false };
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (arg === "--help" || arg === "-h") return USAGE;
+    if (arg === "--version") return `cos-ftp-server ${VERSION}`;
+    if (arg === "--check") options.check = true;
+    else if (arg === "--config" || arg.startsWith("--config=")) {
+      const value = arg.includes("=") ? arg.slice(arg.indexOf("=") + 1) : args[++i];
+      if (!value) return "error: --config needs a path";
+      options.configPath = value;
+      options.explicitConfig = true;
+    } else return `error: unknown argument ${arg} (see --help)`;
+  }
+  return options;
+}
+
+function printAndExit(text: string): number {
+  if (text.startsWith("error:")) {
+    console.error(text);
+    return 2;
+  }
+  console.log(text);
+  return 0;
+}
+
+/** The config to run with, or `null` after printing why there is none. */
+async function obtainConfig(options: Options): Promise<ServerConfig | null> {
+  if (!options.explicitConfig && !(await exists(options.configPath))) {
+    const config = embeddedDefaultConfig(Deno.cwd());
+    console.error(describeEmbeddedDefault(config));
+    return config;
+  }
+  const result = await loadConfigFile(options.configPath);
+  printIssues("warning", result.warnings);
+  printIssues("error", result.errors);
+  return result.config;
+}
+
+function printIssues(label: string, issues: ConfigIssue[]): void {
+  for (const issue of issues) console.error(`${label}: ${formatIssue(issue)}`);
+}
+
+function describeEmbeddedDefault(config: ServerConfig): string {
+  const root = config.accounts[0].storage.kind === "local" ? config.accounts[0].storage.root : "";
+  const { min, max } = config.passivePorts;
+  return [
+    `No config file at ${DEFAULT_CONFIG_PATH}: running the embedded default.`,
+    `  FTP on ${config.listenAddress}:${config.listenPort}, passive ports ${min}-${max} on ${config.listenAddress}`,
+    `  one user: demo / password demo (read, write, delete)`,
+    `  storage: local directory ${root} (created if missing); log to stderr only`,
+    `  For COS, copy conf/vsftpd.conf.example to ${DEFAULT_CONFIG_PATH} and edit it.`,
+  ].join("\n");
+}
+
+async function serve(config: ServerConfig): Promise<number> {
+  const log = await Logger.open(config.logLevel, config.logDir);
+  let server: FtpServer;
+  try {
+    server = await FtpServer.start(config, log);
+  } catch (error) {
+    console.error(`error: cannot start: ${describeStartError(error, config)}`);
+    log.close();
+    return 1;
+  }
+  const { hostname, port } = server.address;
+  log.info("started", { version: VERSION, listen: `${hostname}:${port}`, config: config.source });
+  await waitForSignal();
+  log.info("shutting-down", { graceSeconds: config.shutdownGraceMs / 1000 });
+  await server.shutdown();
+  log.info("stopped");
+  log.close();
+  return 0;
+}
+
+function describeStartError(error: unknown, config: ServerConfig): string {
+  const where = `${config.listenAddress}:${config.listenPort}`;
+  if (error instanceof Deno.errors.AddrInUse) return `${where} is already in use`;
+  if (error instanceof Deno.errors.AddrNotAvailable) return `${where}: no such local address`;
+  if (error instanceof Deno.errors.PermissionDenied) return `${where}: permission denied`;
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Resolves on the first SIGINT or SIGTERM. */
+function waitForSignal(): Promise<void> {
+  return new Promise((resolve) => {
+    const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
+    const handler = () => {
+      for (const signal of signals) Deno.removeSignalListener(signal, handler);
+      resolve();
+    };
+    for (const signal of signals) Deno.addSignalListener(signal, handler);
+  });
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}

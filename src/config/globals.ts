@@ -1,0 +1,130 @@
+/**
+ * The server-wide sections: `[NETWORK]`, `[FILE_OPTION]` and `[OPTIONAL]`.
+ *
+ * @module
+ */
+
+import { resolve } from "node:path";
+import type { IssueLog } from "./issues.ts";
+import { readValue, type SectionIndex, type SectionReader } from "./sections.ts";
+import type { ServerConfig } from "./types.ts";
+import {
+  integerIn,
+  isPlaceholder,
+  parseListenAddress,
+  parseLogLevel,
+  parseMasquerade,
+  parsePortRange,
+  type Parser,
+  secondsIn,
+  sizeIn,
+} from "./values.ts";
+
+/** Everything in {@link ServerConfig} that is not per account. */
+export type GlobalSettings = Omit<ServerConfig, "source" | "accounts" | "users">;
+
+const MIB = 2 ** 20;
+const GIB = 2 ** 30;
+/** COS allows 10000 parts of at most 5 GiB, so no object can be larger. */
+const COS_MAX_OBJECT = 10000 * 5 * GIB;
+/** setTimeout fires at once for delays above 2^31-1 ms, so longer timeouts cannot work. */
+const MAX_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
+
+const LISTEN_PORT = integerIn(0, 65535, " (0 = any free port)");
+const FILE_SIZE = sizeIn(
+  0,
+  COS_MAX_OBJECT,
+  " (0 = no limit; COS allows at most 10000 parts of 5 GiB)",
+);
+
+/** Defaults of a config file; `logDir` is relative to the working directory. */
+export const DEFAULT_SETTINGS: Readonly<GlobalSettings> = {
+  listenAddress: "0.0.0.0",
+  listenPort: 2121,
+  passivePorts: { min: 60000, max: 65535 },
+  masqueradeAddress: "",
+  singleFileMaxSize: 0,
+  minPartSize: 8 * MIB,
+  uploadThreadNum: 4,
+  maxConnections: 512,
+  maxListFile: 10000,
+  logLevel: "INFO",
+  logDir: "log",
+  shutdownGraceMs: 30_000,
+  idleTimeoutMs: 300_000,
+  dataTimeoutMs: 300_000,
+  passiveAcceptTimeoutMs: 30_000,
+  loginFailDelayMs: 3_000,
+  maxLoginAttempts: 3,
+};
+
+/** Reads the global sections; bad values are logged and replaced by defaults. */
+export function readGlobals(index: SectionIndex, cwd: string, log: IssueLog): GlobalSettings {
+  return {
+    ...readNetwork(index.global("NETWORK"), log),
+    singleFileMaxSize: readValue(
+      index.global("FILE_OPTION"),
+      "single_file_max_size",
+      FILE_SIZE,
+      DEFAULT_SETTINGS.singleFileMaxSize,
+      log,
+    ),
+    ...readOptional(index.global("OPTIONAL"), cwd, log),
+  };
+}
+
+type NetworkSettings = Pick<
+  GlobalSettings,
+  "listenAddress" | "listenPort" | "passivePorts" | "masqueradeAddress"
+>;
+
+function readNetwork(section: SectionReader, log: IssueLog): NetworkSettings {
+  const d = DEFAULT_SETTINGS;
+  return {
+    listenAddress: readValue(section, "listen_address", parseListenAddress, d.listenAddress, log),
+    listenPort: readValue(section, "listen_port", LISTEN_PORT, d.listenPort, log),
+    passivePorts: readValue(section, "passive_port", parsePortRange, { ...d.passivePorts }, log),
+    masqueradeAddress: readMasquerade(section, log),
+  };
+}
+
+function readMasquerade(section: SectionReader, log: IssueLog): string {
+  const entry = section.get("masquerade_address");
+  if (entry !== undefined && isPlaceholder(entry.value)) {
+    const message = "looks like the documentation's placeholder, ignored: PASV replies " +
+      "announce the control connection's local address";
+    log.warn(entry.line, entry.key, message);
+    return "";
+  }
+  return readValue(section, "masquerade_address", parseMasquerade, "", log);
+}
+
+type OptionalSettings = Omit<GlobalSettings, keyof NetworkSettings | "singleFileMaxSize">;
+
+function readOptional(section: SectionReader, cwd: string, log: IssueLog): OptionalSettings {
+  const d = DEFAULT_SETTINGS;
+  const read = (key: string, parse: Parser<number>, fallback: number) =>
+    readValue(section, key, parse, fallback, log);
+  const seconds = secondsIn(MAX_SECONDS, " (about 24.8 days)");
+  const unlimited = (max: number) => integerIn(0, max, " (0 = unlimited)");
+  return {
+    minPartSize: read("min_part_size", sizeIn(MIB, 5 * GIB, " (COS part limits)"), d.minPartSize),
+    uploadThreadNum: read("upload_thread_num", integerIn(1, 64), d.uploadThreadNum),
+    maxConnections: read("max_connection_num", unlimited(1e6), d.maxConnections),
+    maxListFile: read("max_list_file", unlimited(1e7), d.maxListFile),
+    logLevel: readValue(section, "log_level", parseLogLevel, d.logLevel, log),
+    logDir: readLogDir(section, cwd),
+    shutdownGraceMs: read("shutdown_grace_period", seconds, d.shutdownGraceMs),
+    idleTimeoutMs: read("idle_timeout", seconds, d.idleTimeoutMs),
+    dataTimeoutMs: read("data_timeout", seconds, d.dataTimeoutMs),
+    passiveAcceptTimeoutMs: read("passive_accept_timeout", seconds, d.passiveAcceptTimeoutMs),
+    loginFailDelayMs: read("login_failure_delay", seconds, d.loginFailDelayMs),
+    maxLoginAttempts: read("max_login_attempts", integerIn(1, 1000), d.maxLoginAttempts),
+  };
+}
+
+/** `none` or `-` = stderr only; anything else is a directory relative to `cwd`. */
+function readLogDir(section: SectionReader, cwd: string): string {
+  const value = section.get("log_dir")?.value ?? DEFAULT_SETTINGS.logDir;
+  return value.toLowerCase() === "none" || value === "-" ? "" : resolve(cwd, value);
+}

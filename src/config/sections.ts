@@ -1,0 +1,187 @@
+/**
+ * Groups parsed INI sections by meaning and checks them against the known keys:
+ * duplicates are errors, unknown names are warnings.
+ *
+ * @module
+ */
+
+import type { IniEntry, IniSection } from "./ini.ts";
+import type { IssueLog } from "./issues.ts";
+import { isDefaultValue, type Parser } from "./values.ts";
+
+/** Keys of a `[COS_ACCOUNT*]` section (original names, older aliases and ours). */
+export const ACCOUNT_KEYS: readonly string[] = [
+  "cos_secretid",
+  "cos_secretkey",
+  "cos_bucket",
+  "cos_region",
+  "cos_endpoint",
+  "endpoint",
+  "cos_protocol",
+  "home_dir",
+  "cos_user_home_dir",
+  "ftp_login_user_name",
+  "ftp_login_user_password",
+  "authority",
+  "delete_enable",
+  "storage",
+  "local_root",
+  "cos_prefix",
+];
+
+/** Upper-cased names of the other sections and their keys. */
+export const GLOBAL_KEYS: Readonly<Record<string, readonly string[]>> = {
+  FTP_ACCOUNT: ["login_users"],
+  NETWORK: ["masquerade_address", "listen_port", "passive_port", "listen_address"],
+  FILE_OPTION: ["single_file_max_size"],
+  OPTIONAL: [
+    "min_part_size",
+    "upload_thread_num",
+    "max_connection_num",
+    "max_list_file",
+    "log_level",
+    "log_dir",
+    "shutdown_grace_period",
+    "idle_timeout",
+    "data_timeout",
+    "passive_accept_timeout",
+    "login_failure_delay",
+    "max_login_attempts",
+  ],
+};
+
+const ROTATION = "ignored: the log file is only appended to; rotate it with logrotate " +
+  "(copytruncate) or similar";
+
+/** Original `[OPTIONAL]` keys we accept but do not act on, with the reason. */
+export const IGNORED_KEYS: Readonly<Record<string, string>> = {
+  log_rotate_enabled: ROTATION,
+  log_rotate_when: ROTATION,
+  log_backup_count: ROTATION,
+  config_check_enable: "ignored: the start-up memory estimate is not needed because " +
+    "memory use is bounded by design (fixed part buffers, connection and listing limits)",
+};
+
+/** One section's entries by key, with the first occurrence kept. */
+export class SectionReader {
+  readonly #entries = new Map<string, IniEntry>();
+
+  constructor(readonly name: string, readonly line: number) {}
+
+  /** Adds an entry; returns the earlier one instead when the key is already set. */
+  add(entry: IniEntry): IniEntry | undefined {
+    const earlier = this.#entries.get(entry.key);
+    if (earlier === undefined) this.#entries.set(entry.key, entry);
+    return earlier;
+  }
+
+  /** The entry when it holds a real value (not empty, not `default`). */
+  get(key: string): IniEntry | undefined {
+    const entry = this.#entries.get(key);
+    return entry === undefined || isDefaultValue(entry.value) ? undefined : entry;
+  }
+
+  /** The first of `keys` that holds a real value (for keys with older aliases). */
+  first(...keys: string[]): IniEntry | undefined {
+    return keys.map((key) => this.get(key)).find((entry) => entry !== undefined);
+  }
+}
+
+/** Sections by role. */
+export interface SectionIndex {
+  /** `[NETWORK]` etc. by upper-cased name; absent sections read as empty. */
+  global(name: string): SectionReader;
+  /** Every `[COS_ACCOUNT*]` section in file order. */
+  accounts: SectionReader[];
+}
+
+/** Indexes sections, reporting duplicate sections and keys (errors) and unknown ones (warnings). */
+export function indexSections(sections: IniSection[], log: IssueLog): SectionIndex {
+  const byName = new Map<string, SectionReader>();
+  const accounts: SectionReader[] = [];
+  for (const section of sections) {
+    const upper = section.name.toUpperCase();
+    const earlier = byName.get(upper);
+    if (earlier !== undefined) {
+      log.error(section.line, `[${section.name}]`, duplicateSection(earlier.line, upper));
+      continue;
+    }
+    const reader = fillSection(section, log);
+    byName.set(upper, reader);
+    if (upper.startsWith("COS_ACCOUNT")) accounts.push(reader);
+  }
+  return {
+    global: (name) => byName.get(name) ?? new SectionReader(name, 0),
+    accounts,
+  };
+}
+
+function duplicateSection(firstLine: number, upper: string): string {
+  const hint = upper.startsWith("COS_ACCOUNT")
+    ? "; each account needs its own section name, e.g. COS_ACCOUNT_1"
+    : "; merge the two";
+  return `section appears twice (first at line ${firstLine}), its entries are not used${hint}`;
+}
+
+function fillSection(section: IniSection, log: IssueLog): SectionReader {
+  const reader = new SectionReader(section.name, section.line);
+  const known = knownKeys(section.name);
+  if (known === undefined) {
+    log.warn(section.line, `[${section.name}]`, "unknown section, ignored");
+  }
+  for (const entry of section.entries) {
+    const earlier = reader.add(entry);
+    if (earlier !== undefined) {
+      const message = `set twice in [${section.name}] (first at line ${earlier.line}); remove one`;
+      log.error(entry.line, entry.key, message);
+    } else if (known !== undefined) {
+      checkKnown(entry, section.name, known, log);
+    }
+  }
+  return reader;
+}
+
+function knownKeys(name: string): readonly string[] | undefined {
+  const upper = name.toUpperCase();
+  return upper.startsWith("COS_ACCOUNT") ? ACCOUNT_KEYS : GLOBAL_KEYS[upper];
+}
+
+function checkKnown(entry: IniEntry, section: string, known: readonly string[], log: IssueLog) {
+  const ignored = IGNORED_KEYS[entry.key];
+  if (ignored !== undefined && section.toUpperCase() === "OPTIONAL") {
+    log.warn(entry.line, entry.key, ignored);
+  } else if (!known.includes(entry.key)) {
+    log.warn(entry.line, entry.key, `unknown key in [${section}], ignored`);
+  }
+}
+
+/** Parses `key` from `section`; on a bad value records an error and returns `fallback`. */
+export function readValue<T>(
+  section: SectionReader,
+  key: string,
+  parse: Parser<T>,
+  fallback: T,
+  log: IssueLog,
+): T {
+  const entry = section.get(key);
+  if (entry === undefined) return fallback;
+  const parsed = parse(entry.value);
+  if (parsed.ok) return parsed.value;
+  log.error(entry.line, key, parsed.message);
+  return fallback;
+}
+
+/** Like {@link readValue} for a key without a default: missing is an error, result undefined. */
+export function readRequired<T>(
+  section: SectionReader,
+  key: string,
+  parse: Parser<T>,
+  log: IssueLog,
+  why = "",
+): T | undefined {
+  if (section.get(key) === undefined) {
+    log.error(section.line, key, `[${section.name}] needs ${key}${why}`);
+    return undefined;
+  }
+  return readValue<T | undefined>(section, key, parse, undefined, log);
+}

@@ -1,0 +1,166 @@
+/**
+ * Chooses and reads an account's storage: a COS bucket, or a local directory when
+ * asked for or when no COS credentials are available.
+ *
+ * @module
+ */
+
+import { resolve } from "node:path";
+import type { AccountContext } from "./accounts.ts";
+import { readRequired, readValue, type SectionReader } from "./sections.ts";
+import type { CosStorageConfig, LocalStorageConfig, StorageConfig } from "./types.ts";
+import {
+  isPlaceholder,
+  parseBucket,
+  parseCosPrefix,
+  parseProtocol,
+  parseStorageKind,
+  parseToken,
+} from "./values.ts";
+
+interface Credentials {
+  secretId?: string;
+  secretKey?: string;
+}
+
+/** The storage kind chosen (undefined when `storage` is invalid) and the storage, if valid. */
+export interface StorageChoice {
+  kind: StorageConfig["kind"] | undefined;
+  storage: StorageConfig | null;
+}
+
+/** The account's storage; errors are logged. */
+export function readStorage(section: SectionReader, ctx: AccountContext): StorageChoice {
+  const entry = section.get("storage");
+  if (entry === undefined) return chooseStorage(section, ctx);
+  const kind = parseStorageKind(entry.value);
+  if (!kind.ok) {
+    ctx.log.error(entry.line, entry.key, kind.message);
+    return { kind: undefined, storage: null };
+  }
+  return kind.value === "local"
+    ? { kind: "local", storage: readLocal(section, ctx, false) }
+    : { kind: "cos", storage: readCos(section, readCredentials(section, ctx), ctx) };
+}
+
+/** Without `storage`, credentials decide; a half-configured pair is an error, not local. */
+function chooseStorage(section: SectionReader, ctx: AccountContext): StorageChoice {
+  const credentials = readCredentials(section, ctx);
+  if (credentials.secretId === undefined && credentials.secretKey === undefined) {
+    return { kind: "local", storage: readLocal(section, ctx, true) };
+  }
+  return { kind: "cos", storage: readCos(section, credentials, ctx) };
+}
+
+/** Environment variable names, by file key. */
+const CREDENTIAL_ENV: Readonly<Record<string, string>> = {
+  cos_secretid: "COS_SECRET_ID",
+  cos_secretkey: "COS_SECRET_KEY",
+};
+
+/** `[S]` key, else env `<NAME>_<S>` (S upper-cased, non-alphanumerics as `_`), else env `<NAME>`. */
+function readCredentials(section: SectionReader, ctx: AccountContext): Credentials {
+  return {
+    secretId: credential(section, "cos_secretid", ctx),
+    secretKey: credential(section, "cos_secretkey", ctx),
+  };
+}
+
+function credential(section: SectionReader, key: string, ctx: AccountContext): string | undefined {
+  const entry = section.get(key);
+  if (entry !== undefined && !isPlaceholder(entry.value)) return entry.value;
+  if (entry !== undefined) {
+    ctx.log.warn(entry.line, key, "looks like the documentation's placeholder, treated as unset");
+  }
+  const [own, shared] = envNames(section, key);
+  return nonEmpty(ctx.env[own]) ?? nonEmpty(ctx.env[shared]);
+}
+
+/** The section's own variable and the shared one for a credential key. */
+function envNames(section: SectionReader, key: string): [string, string] {
+  const shared = CREDENTIAL_ENV[key];
+  return [`${shared}_${envSuffix(section.name)}`, shared];
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === "" ? undefined : value;
+}
+
+/** `COS_ACCOUNT-0` -> `COS_ACCOUNT_0`. */
+export function envSuffix(sectionName: string): string {
+  return sectionName.toUpperCase().replace(/[^A-Z0-9]/g, "_");
+}
+
+/** local_root, else home_dir; `warnChosen` when local was picked for lack of credentials. */
+function readLocal(
+  section: SectionReader,
+  ctx: AccountContext,
+  warnChosen: boolean,
+): LocalStorageConfig | null {
+  const entry = section.first("local_root", "home_dir", "cos_user_home_dir");
+  if (entry === undefined) {
+    const message = `[${section.name}] uses local storage but has neither local_root nor home_dir`;
+    ctx.log.error(section.line, "local_root", message);
+    return null;
+  }
+  const root = resolve(ctx.cwd, entry.value);
+  if (warnChosen) {
+    const [ownId, sharedId] = envNames(section, "cos_secretid");
+    const [ownKey, sharedKey] = envNames(section, "cos_secretkey");
+    const message = "account has no COS credentials (cos_secretid/cos_secretkey, or env " +
+      `${ownId}/${ownKey} or ${sharedId}/${sharedKey}) and uses local storage at ${root}; ` +
+      "set storage = local to make that explicit";
+    ctx.log.warn(section.line, `[${section.name}]`, message);
+  }
+  return { kind: "local", root };
+}
+
+function readCos(
+  section: SectionReader,
+  credentials: Credentials,
+  ctx: AccountContext,
+): CosStorageConfig | null {
+  const { log } = ctx;
+  const secretId = requireCredential(section, "cos_secretid", credentials.secretId, ctx);
+  const secretKey = requireCredential(section, "cos_secretkey", credentials.secretKey, ctx);
+  const bucket = readRequired(section, "cos_bucket", parseBucket, log);
+  const location = readLocation(section, ctx);
+  const protocol = readValue(section, "cos_protocol", parseProtocol, "https", log);
+  const prefix = readValue(section, "cos_prefix", parseCosPrefix, "", log);
+  if (secretId === undefined || secretKey === undefined) return null;
+  if (bucket === undefined || location === null) return null;
+  return { kind: "cos", secretId, secretKey, bucket, ...location, protocol, prefix };
+}
+
+function requireCredential(
+  section: SectionReader,
+  key: string,
+  value: string | undefined,
+  ctx: AccountContext,
+): string | undefined {
+  if (value === undefined) {
+    const [own, shared] = envNames(section, key);
+    const message = `[${section.name}] uses COS storage but ${key} is not set ` +
+      `(nor env ${own} or ${shared})`;
+    ctx.log.error(section.line, key, message);
+  }
+  return value;
+}
+
+/** cos_endpoint (older: endpoint) wins over cos_region; one of them is needed. */
+function readLocation(
+  section: SectionReader,
+  ctx: AccountContext,
+): Pick<CosStorageConfig, "region" | "endpoint"> | null {
+  const endpointKey = section.first("cos_endpoint", "endpoint")?.key ?? "cos_endpoint";
+  const endpoint = readValue(section, endpointKey, parseToken, "", ctx.log);
+  const region = readValue(section, "cos_region", parseToken, "", ctx.log);
+  if (endpoint !== "" || region !== "") return { region, endpoint };
+  // A bad value already has its error; only report when neither key is set at all.
+  if (section.first("cos_endpoint", "endpoint", "cos_region") === undefined) {
+    const message =
+      `[${section.name}] uses COS storage but has neither cos_region nor cos_endpoint`;
+    ctx.log.error(section.line, "cos_region", message);
+  }
+  return null;
+}

@@ -1,0 +1,96 @@
+/**
+ * The validated, typed server configuration. Everything downstream of
+ * `src/config/` reads only these types, never the raw INI text.
+ *
+ * @module
+ */
+
+/** Severity names accepted by `log_level`, lowest first. */
+export type LogLevel = "DEBUG" | "INFO" | "WARNING" | "ERROR";
+
+/** Where an account's files live. */
+export type StorageConfig = LocalStorageConfig | CosStorageConfig;
+
+/** A directory on this machine (the embedded default, and accounts without COS credentials). */
+export interface LocalStorageConfig {
+  kind: "local";
+  /** Absolute path of the directory that is the users' `/`. */
+  root: string;
+}
+
+/** A COS bucket. */
+export interface CosStorageConfig {
+  kind: "cos";
+  secretId: string;
+  secretKey: string;
+  /** `name-appid`. */
+  bucket: string;
+  region: string;
+  /** Host suffix or URL; wins over `region` when set. */
+  endpoint: string;
+  protocol: "http" | "https";
+  /** Key prefix inside the bucket that is the users' `/` ("" = bucket root, else ends with "/"). */
+  prefix: string;
+}
+
+/** One FTP login. */
+export interface UserConfig {
+  name: string;
+  password: string;
+  canRead: boolean;
+  canWrite: boolean;
+  /** `delete_enable`: DELE, RMD, overwriting uploads and renames onto existing names. */
+  canDelete: boolean;
+  /** Index into {@link ServerConfig.accounts}. */
+  account: number;
+}
+
+/** One storage binding (a `[COS_ACCOUNT*]` section, or the older single account). */
+export interface AccountConfig {
+  /** The INI section it came from, for messages. */
+  section: string;
+  /** `home_dir` / `cos_user_home_dir`: the binding key the original required to differ per account. */
+  homeDir: string;
+  storage: StorageConfig;
+}
+
+/** Everything the server needs to run. Durations are in milliseconds, sizes in bytes. */
+export interface ServerConfig {
+  /** The file this came from, or "(embedded default)". */
+  source: string;
+  listenAddress: string;
+  listenPort: number;
+  /** Inclusive range. */
+  passivePorts: { min: number; max: number };
+  /** IP or host name announced in PASV replies; "" = the control connection's local address. */
+  masqueradeAddress: string;
+  /** 0 = no limit beyond COS's own. */
+  singleFileMaxSize: number;
+  minPartSize: number;
+  uploadThreadNum: number;
+  /** 0 = unlimited. */
+  maxConnections: number;
+  /** 0 = unlimited. */
+  maxListFile: number;
+  logLevel: LogLevel;
+  /** "" = log to stderr only. */
+  logDir: string;
+  shutdownGraceMs: number;
+  idleTimeoutMs: number;
+  dataTimeoutMs: number;
+  passiveAcceptTimeoutMs: number;
+  loginFailDelayMs: number;
+  maxLoginAttempts: number;
+  accounts: AccountConfig[];
+  users: UserConfig[];
+}
+
+/** A problem found in a config file, located precisely enough to fix it. */
+export interface ConfigIssue {
+  file: string;
+  /** 1-based; 0 when the problem is not on one line (e.g. a missing section). */
+  line: number;
+  /** The key (or `[section]`) concerned; "" when none. */
+  key: string;
+  message: string;
+}

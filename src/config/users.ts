@@ -1,0 +1,113 @@
+/**
+ * FTP logins: one per `[COS_ACCOUNT*]` section, or the older `[FTP_ACCOUNT] login_users` list.
+ * Messages name users but never echo passwords.
+ *
+ * @module
+ */
+
+import type { IniEntry } from "./ini.ts";
+import type { IssueLog } from "./issues.ts";
+import { readRequired, readValue, type SectionReader } from "./sections.ts";
+import type { UserConfig } from "./types.ts";
+import { ok, parseAuthority, parseBool } from "./values.ts";
+
+/** A user and where it was defined, for duplicate messages. */
+export interface PlacedUser {
+  user: UserConfig;
+  /** E.g. `[COS_ACCOUNT_0]` or `[FTP_ACCOUNT] login_users`. */
+  place: string;
+  line: number;
+  key: string;
+}
+
+/** `delete_enable` of an account section (default true). */
+export function readDeleteEnable(section: SectionReader, log: IssueLog): boolean {
+  return readValue(section, "delete_enable", parseBool, true, log);
+}
+
+/**
+ * The user defined by `ftp_login_user_*` in an account section. With `optional`
+ * (the older format, whose users come from login_users) a section without them yields null.
+ */
+export function readSectionUser(
+  section: SectionReader,
+  account: number,
+  canDelete: boolean,
+  optional: boolean,
+  log: IssueLog,
+): PlacedUser | null {
+  const nameEntry = section.get("ftp_login_user_name");
+  if (optional && nameEntry === undefined && section.get("ftp_login_user_password") === undefined) {
+    return null;
+  }
+  const name = readRequired(section, "ftp_login_user_name", ok, log);
+  const password = readRequired(section, "ftp_login_user_password", ok, log);
+  const authority = readRequired(section, "authority", parseAuthority, log, " (e.g. RW or RO)");
+  if (name === undefined || password === undefined || authority === undefined) return null;
+  const user = { name, password, ...authority, canDelete, account };
+  const line = nameEntry?.line ?? section.line;
+  return { user, place: `[${section.name}]`, line, key: "ftp_login_user_name" };
+}
+
+/** `user:password:authority;...`; the password is everything between the first and last `:`. */
+export function readLoginUsers(
+  entry: IniEntry,
+  account: number,
+  canDelete: boolean,
+  log: IssueLog,
+): PlacedUser[] {
+  const users: PlacedUser[] = [];
+  const items = entry.value.split(";").map((item) => item.trim());
+  if (items.every((item) => item === "")) {
+    log.error(entry.line, entry.key, "lists no users; expected user:password:authority;...");
+  }
+  items.forEach((item, index) => {
+    if (item === "") return;
+    const user = parseLoginUser(item, `entry ${index + 1}`, entry, log);
+    if (user === null) return;
+    const place = "[FTP_ACCOUNT] login_users";
+    users.push({ user: { ...user, canDelete, account }, place, line: entry.line, key: entry.key });
+  });
+  return users;
+}
+
+type LoginFields = Pick<UserConfig, "name" | "password" | "canRead" | "canWrite">;
+
+function parseLoginUser(
+  item: string,
+  label: string,
+  entry: IniEntry,
+  log: IssueLog,
+): LoginFields | null {
+  const first = item.indexOf(":");
+  const last = item.lastIndexOf(":");
+  if (first < 0 || first === last) {
+    const message = `${label} must be user:password:authority, e.g. user1:pass1:RW`;
+    log.error(entry.line, entry.key, message);
+    return null;
+  }
+  const name = item.slice(0, first).trim();
+  const password = item.slice(first + 1, last);
+  const authority = parseAuthority(item.slice(last + 1).trim());
+  const who = name === "" ? label : `${label} (user "${name}")`;
+  if (name === "") log.error(entry.line, entry.key, `${label} has an empty user name`);
+  if (password === "") log.error(entry.line, entry.key, `${who} has an empty password`);
+  if (!authority.ok) log.error(entry.line, entry.key, `${who}: authority ${authority.message}`);
+  if (name === "" || password === "" || !authority.ok) return null;
+  return { name, password, ...authority.value };
+}
+
+/** Reports users defined twice, naming both places. */
+export function checkUsers(users: PlacedUser[], log: IssueLog): void {
+  const seen = new Map<string, PlacedUser>();
+  for (const placed of users) {
+    const earlier = seen.get(placed.user.name);
+    if (earlier === undefined) {
+      seen.set(placed.user.name, placed);
+      continue;
+    }
+    const message = `user "${placed.user.name}" in ${placed.place} is already defined in ` +
+      `${earlier.place} (line ${earlier.line}); user names must be unique`;
+    log.error(placed.line, placed.key, message);
+  }
+}

@@ -1,0 +1,150 @@
+/**
+ * Changing the tree and asking about files: MKD, RMD, DELE, RNFR, RNTO,
+ * SIZE, MDTM.
+ *
+ * @module
+ */
+
+import type { Storage } from "../../storage/types.ts";
+import type { Session } from "../context.ts";
+import { FtpError } from "../errors.ts";
+import { formatTimeVal } from "../listing.ts";
+import { dirKey, fileKey, parentPath } from "../paths.ts";
+import { quotePath } from "../reply.ts";
+import { type Command, requireDelete, requireRead, requireWrite, resolve } from "./command.ts";
+
+/** 550 unless the directory that would hold `path` exists. */
+export async function requireParent(storage: Storage, path: string): Promise<void> {
+  const parent = parentPath(path);
+  if (!(await storage.isDirectory(dirKey(parent)))) {
+    throw new FtpError(550, `${parent}: No such directory`);
+  }
+}
+
+const mkd: Command = {
+  needsLogin: true,
+  needsArg: true,
+  syntax: "MKD <path>",
+  async run(session, arg) {
+    const { storage } = requireWrite(session);
+    const path = resolve(session, arg);
+    if (path === "/") throw new FtpError(550, "/ already exists");
+    await requireParent(storage, path);
+    if (await storage.stat(fileKey(path))) throw new FtpError(550, `${path}: A file has that name`);
+    await storage.mkdir(dirKey(path));
+    await session.send(257, `${quotePath(path)} created`);
+  },
+};
+
+const rmd: Command = {
+  needsLogin: true,
+  needsArg: true,
+  syntax: "RMD <path>",
+  async run(session, arg) {
+    const { storage } = requireDelete(session);
+    const path = resolve(session, arg);
+    if (path === "/") throw new FtpError(550, "Cannot remove the root directory");
+    await storage.rmdir(dirKey(path));
+    await session.send(250, `${path} removed`);
+  },
+};
+
+const dele: Command = {
+  needsLogin: true,
+  needsArg: true,
+  syntax: "DELE <path>",
+  async run(session, arg) {
+    const { storage } = requireDelete(session);
+    const path = resolve(session, arg);
+    await storage.delete(fileKey(path));
+    await session.send(250, `${path} deleted`);
+  },
+};
+
+const rnfr: Command = {
+  needsLogin: true,
+  needsArg: true,
+  syntax: "RNFR <path>",
+  async run(session, arg) {
+    const { storage } = requireWrite(session);
+    const path = resolve(session, arg);
+    if (path === "/") throw new FtpError(550, "Cannot rename the root directory");
+    const isFile = (await storage.stat(fileKey(path))) !== null;
+    if (!isFile && !(await storage.isDirectory(dirKey(path)))) {
+      throw new FtpError(550, `${path}: No such file or directory`);
+    }
+    session.state.renameFrom = { path, isDir: !isFile };
+    await session.send(350, "Ready for RNTO");
+  },
+};
+
+const rnto: Command = {
+  needsLogin: true,
+  needsArg: true,
+  syntax: "RNTO <path>",
+  async run(session, arg) {
+    const { storage, user } = requireWrite(session);
+    const from = session.state.renameFrom;
+    session.state.renameFrom = null;
+    if (!from) throw new FtpError(503, "Send RNFR first");
+    const to = resolve(session, arg);
+    if (to === "/") throw new FtpError(553, "Cannot rename onto the root directory");
+    if (from.isDir && to.startsWith(`${from.path}/`)) {
+      throw new FtpError(550, "Cannot move a directory into itself");
+    }
+    await requireParent(storage, to);
+    if (await storage.isDirectory(dirKey(to))) throw new FtpError(550, `${to}: A directory has that name`);
+    const existing = await storage.stat(fileKey(to));
+    if (existing && (from.isDir || !user.canDelete)) {
+      const why = from.isDir ? "a file has that name" : "overwriting is disabled for this account";
+      throw new FtpError(550, `${to}: ${why}`);
+    }
+    if (from.isDir) await storage.rename(dirKey(from.path), dirKey(to));
+    else await storage.rename(fileKey(from.path), fileKey(to));
+    await session.send(250, `Renamed ${from.path} to ${to}`);
+  },
+};
+
+/** The file at `arg`, for SIZE and MDTM: 550 for directories and missing names. */
+async function statFile(session: Session, arg: string) {
+  const { storage } = requireRead(session);
+  const path = resolve(session, arg);
+  const entry = path === "/" ? null : await storage.stat(fileKey(path));
+  if (!entry) throw new FtpError(550, `${path}: Not a plain file`);
+  return entry;
+}
+
+const size: Command = {
+  needsLogin: true,
+  needsArg: true,
+  syntax: "SIZE <path>",
+  async run(session, arg) {
+    const entry = await statFile(session, arg);
+    await session.send(213, String(entry.size));
+  },
+};
+
+const mdtm: Command = {
+  needsLogin: true,
+  needsArg: true,
+  syntax: "MDTM <path>",
+  async run(session, arg) {
+    if (/^\d{14}\s/.test(arg)) throw new FtpError(550, "Setting modification times is not supported");
+    const entry = await statFile(session, arg);
+    if (!entry.modified) throw new FtpError(550, "Modification time unknown");
+    await session.send(213, formatTimeVal(entry.modified));
+  },
+};
+
+/** MKD, RMD, DELE, RNFR, RNTO, SIZE, MDTM and the RFC 775 aliases. */
+export const FILE_COMMANDS: Record<string, Command> = {
+  MKD: mkd,
+  XMKD: mkd,
+  RMD: rmd,
+  XRMD: rmd,
+  DELE: dele,
+  RNFR: rnfr,
+  RNTO: rnto,
+  SIZE: size,
+  MDTM: mdtm,
+};

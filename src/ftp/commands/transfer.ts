@@ -1,0 +1,168 @@
+/**
+ * Data transfers: PASV, EPSV, REST, RETR, STOR, ALLO, ABOR.
+ *
+ * @module
+ */
+
+import type { WriteSink } from "../../storage/types.ts";
+import { crlfToLf, lfToCrlf } from "../ascii.ts";
+import type { Session } from "../context.ts";
+import { FtpError } from "../errors.ts";
+import { fileKey } from "../paths.ts";
+import { receiveFromClient, sendToClient } from "../pump.ts";
+import { type Command, requireDelete, requireRead, requireWrite, resolve } from "./command.ts";
+import { requireParent } from "./files.ts";
+
+/** The address passive listeners bind: the one the client reached us on. */
+function bindAddress(session: Session): string {
+  return session.localAddress;
+}
+
+const pasv: Command = {
+  needsLogin: true,
+  syntax: "PASV",
+  async run(session) {
+    if (session.state.epsvAll) throw new FtpError(501, "Only EPSV is allowed after EPSV ALL");
+    const address = await session.services.passiveAddress(session.localAddress);
+    if (!/^\d+\.\d+\.\d+\.\d+$/.test(address)) {
+      throw new FtpError(425, "PASV needs an IPv4 address; use EPSV");
+    }
+    const port = session.data.openPassive(bindAddress(session));
+    const h = address.split(".").join(",");
+    await session.send(227, `Entering Passive Mode (${h},${port >> 8},${port & 255}).`);
+  },
+};
+
+const epsv: Command = {
+  needsLogin: true,
+  syntax: "EPSV [1|2|ALL]",
+  async run(session, arg) {
+    const what = arg.trim().toUpperCase();
+    if (what === "ALL") {
+      session.state.epsvAll = true;
+      return void await session.send(200, "EPSV ALL accepted");
+    }
+    const family = session.localAddress.includes(":") ? "2" : "1";
+    if (what !== "" && what !== family) {
+      throw new FtpError(522, `Network protocol not supported, use (${family})`);
+    }
+    const port = session.data.openPassive(bindAddress(session));
+    await session.send(229, `Entering Extended Passive Mode (|||${port}|)`);
+  },
+};
+
+const rest: Command = {
+  needsLogin: true,
+  needsArg: true,
+  syntax: "REST <offset>",
+  async run(session, arg) {
+    if (!/^\d{1,15}$/.test(arg.trim())) throw new FtpError(501, "REST needs a byte offset");
+    session.state.restOffset = Number(arg.trim());
+    await session.send(350, `Restarting at ${session.state.restOffset}; send RETR`);
+  },
+};
+
+const retr: Command = {
+  needsLogin: true,
+  needsArg: true,
+  syntax: "RETR <path>",
+  async run(session, arg) {
+    const { storage } = requireRead(session);
+    const offset = takeRestOffset(session);
+    refuseWhenShuttingDown(session);
+    const path = resolve(session, arg);
+    const entry = path === "/" ? null : await storage.stat(fileKey(path));
+    if (!entry) throw new FtpError(550, `${path}: No such file`);
+    if (offset > entry.size) throw new FtpError(554, `REST offset ${offset} is past the end (${entry.size} bytes)`);
+    const stream = await storage.read(fileKey(path), { offset });
+    const source = session.state.binary ? stream : stream.pipeThrough(lfToCrlf());
+    session.startTransfer({
+      command: "RETR",
+      path,
+      async run(transfer) {
+        await sendToClient(source, transfer);
+        return "Transfer complete";
+      },
+      cleanup: () => source.cancel().catch(() => {}),
+    });
+  },
+};
+
+const stor: Command = {
+  needsLogin: true,
+  needsArg: true,
+  syntax: "STOR <path>",
+  async run(session, arg) {
+    const { storage, user } = requireWrite(session);
+    if (takeRestOffset(session) > 0) {
+      throw new FtpError(550, "Resuming uploads (REST before STOR) is not supported; upload the whole file");
+    }
+    refuseWhenShuttingDown(session);
+    const path = resolve(session, arg);
+    const key = fileKey(path);
+    await requireParent(storage, path);
+    if (!user.canDelete && await storage.stat(key)) requireDelete(session);
+    const sink = await storage.write(key);
+    const maxSize = session.config.singleFileMaxSize;
+    const binary = session.state.binary;
+    session.startTransfer({
+      command: "STOR",
+      path,
+      async run(transfer) {
+        const source = binary ? transfer.conn.readable : transfer.conn.readable.pipeThrough(crlfToLf());
+        await receiveFromClient(source, (chunk) => writeLimited(sink, chunk, maxSize), transfer);
+        transfer.signal.throwIfAborted();
+        const stored = await sink.commit();
+        return `Transfer complete: ${stored.size} bytes stored`;
+      },
+      cleanup: () => sink.abort(),
+    });
+  },
+};
+
+async function writeLimited(sink: WriteSink, chunk: Uint8Array, maxSize: number): Promise<void> {
+  if (maxSize > 0 && sink.bytesWritten + chunk.length > maxSize) {
+    throw new FtpError(552, `File exceeds the size limit of ${maxSize} bytes (single_file_max_size); upload discarded`);
+  }
+  await sink.write(chunk);
+}
+
+/** REST applies to the next transfer only. */
+function takeRestOffset(session: Session): number {
+  const offset = session.state.restOffset;
+  session.state.restOffset = 0;
+  return offset;
+}
+
+function refuseWhenShuttingDown(session: Session): void {
+  if (session.services.shuttingDown) throw new FtpError(421, "Server shutting down; no new transfers");
+}
+
+const allo: Command = {
+  needsLogin: true,
+  syntax: "ALLO <size>",
+  async run(session) {
+    await session.send(202, "No storage allocation necessary");
+  },
+};
+
+const abor: Command = {
+  needsLogin: true,
+  syntax: "ABOR",
+  async run(session) {
+    const aborted = await session.abortTransfer();
+    session.data.discard();
+    await session.send(226, aborted ? "ABOR successful" : "No transfer to abort");
+  },
+};
+
+/** PASV, EPSV, REST, RETR, STOR, ALLO, ABOR. */
+export const TRANSFER_COMMANDS: Record<string, Command> = {
+  PASV: pasv,
+  EPSV: epsv,
+  REST: rest,
+  RETR: retr,
+  STOR: stor,
+  ALLO: allo,
+  ABOR: abor,
+};

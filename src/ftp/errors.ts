@@ -1,0 +1,45 @@
+/**
+ * Errors with FTP meaning, and the one place where every failure becomes a
+ * reply code.
+ *
+ * @module
+ */
+
+import { StorageError, type StorageErrorKind } from "../storage/errors.ts";
+import { reply, type Reply } from "./reply.ts";
+
+/** A failure the client should hear about as exactly this reply. */
+export class FtpError extends Error {
+  override readonly name = "FtpError";
+
+  constructor(readonly code: number, message: string) {
+    super(message);
+  }
+}
+
+const STORAGE_CODES: Record<StorageErrorKind, number> = {
+  "not-found": 550,
+  "exists": 550,
+  "not-empty": 550,
+  "not-a-directory": 550,
+  "is-a-directory": 550,
+  "denied": 550,
+  "too-large": 552,
+  "too-many": 550,
+  "invalid-name": 553,
+  "transient": 451,
+  "aborted": 426,
+  "failed": 451,
+};
+
+/** Whether an error is one we raised on purpose (as opposed to a bug or an unexpected fault). */
+export function isExpected(error: unknown): error is FtpError | StorageError {
+  return error instanceof FtpError || error instanceof StorageError;
+}
+
+/** The reply a client gets for `error`. Unexpected errors never leak their details. */
+export function replyForError(error: unknown): Reply {
+  if (error instanceof FtpError) return reply(error.code, error.message);
+  if (error instanceof StorageError) return reply(STORAGE_CODES[error.kind], error.message);
+  return reply(451, "Requested action aborted: local error in processing");
+}

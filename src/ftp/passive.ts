@@ -1,0 +1,114 @@
+/**
+ * Passive data connections: a pool of ports from the configured range, and
+ * listeners that accept exactly one connection from the expected peer.
+ *
+ * The pool never probes a port and then listens on it later (a race another
+ * process can win): it listens directly, and on AddrInUse moves on to the
+ * next candidate. A port returns to the pool when its listener closes.
+ *
+ * @module
+ */
+
+import { FtpError } from "./errors.ts";
+
+/** How many ports one PASV tries before giving up. */
+const MAX_ATTEMPTS = 64;
+
+/** The ports of `passive_port`, shared by all sessions. */
+export class PortPool {
+  readonly #inUse = new Set<number>();
+
+  constructor(readonly min: number, readonly max: number) {}
+
+  /** Ports currently held by open listeners. */
+  get inUse(): number {
+    return this.#inUse.size;
+  }
+
+  /** Listens on a free port of the range at `hostname`. */
+  listen(hostname: string): PassiveListener {
+    const span = this.max - this.min + 1;
+    const start = Math.floor(Math.random() * span);
+    const attempts = Math.min(span, MAX_ATTEMPTS);
+    for (let i = 0; i < attempts; i++) {
+      const port = this.min + ((start + i) % span);
+      if (this.#inUse.has(port)) continue;
+      const listener = tryListen(hostname, port);
+      if (!listener) continue;
+      this.#inUse.add(port);
+      return new PassiveListener(listener, port, () => this.#inUse.delete(port));
+    }
+    throw new FtpError(425, "No passive port available; try again later");
+  }
+}
+
+function tryListen(hostname: string, port: number): Deno.TcpListener | null {
+  try {
+    return Deno.listen({ hostname, port, transport: "tcp" });
+  } catch (error) {
+    if (error instanceof Deno.errors.AddrInUse) return null;
+    if (error instanceof Deno.errors.PermissionDenied) return null;
+    throw error;
+  }
+}
+
+/**
+ * One passive port waiting for its data connection. The port stays taken
+ * until {@link release}, i.e. until the transfer that used it has ended.
+ */
+export class PassiveListener {
+  #listening = true;
+  #released = false;
+
+  constructor(
+    private readonly listener: Deno.TcpListener,
+    readonly port: number,
+    private readonly onRelease: () => void,
+  ) {}
+
+  /**
+   * Accepts the first connection coming from `peer`; connections from any
+   * other address are closed (they could be someone stealing the transfer).
+   * Fails with 425 after `timeoutMs` (0 = no limit), or once {@link release} is called.
+   */
+  async accept(peer: string, timeoutMs: number): Promise<Deno.TcpConn> {
+    const timer = timeoutMs > 0 ? setTimeout(() => this.#stopListening(), timeoutMs) : undefined;
+    try {
+      while (true) {
+        const conn = await this.listener.accept();
+        if (sameHost(conn.remoteAddr.hostname, peer)) return conn;
+        conn.close();
+      }
+    } catch {
+      throw new FtpError(425, "Can't open data connection: no connection from the client in time");
+    } finally {
+      clearTimeout(timer);
+      this.#stopListening();
+    }
+  }
+
+  /** Stops listening (if still) and returns the port to the pool. */
+  release(): void {
+    this.#stopListening();
+    if (this.#released) return;
+    this.#released = true;
+    this.onRelease();
+  }
+
+  #stopListening(): void {
+    if (!this.#listening) return;
+    this.#listening = false;
+    this.listener.close();
+  }
+}
+
+/** Compares two addresses, treating IPv4-mapped IPv6 (::ffff:a.b.c.d) as IPv4. */
+export function sameHost(a: string, b: string): boolean {
+  return unmapIPv4(a) === unmapIPv4(b);
+}
+
+/** `::ffff:1.2.3.4` -> `1.2.3.4`; anything else unchanged. */
+export function unmapIPv4(address: string): string {
+  const match = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  return match ? match[1] : address;
+}

@@ -1,0 +1,80 @@
+/**
+ * The server log: one line per event, `key=value` fields, to stderr and
+ * (when configured) appended to `<log_dir>/cos_v5.log`, the file name the
+ * original used so existing log collectors keep working.
+ *
+ * Callers pass structured fields; passwords are never among them (the PASS
+ * argument is never logged).
+ *
+ * @module
+ */
+
+import type { LogLevel } from "./config/types.ts";
+
+/** Field values that can appear in a log line. */
+export type LogFields = Record<string, string | number | boolean | undefined>;
+
+const RANK: Record<LogLevel, number> = { DEBUG: 10, INFO: 20, WARNING: 30, ERROR: 40 };
+
+/** File name inside log_dir. */
+export const LOG_FILE_NAME = "cos_v5.log";
+
+/** A leveled logger writing to stderr and, optionally, a file. */
+export class Logger {
+  readonly #encoder = new TextEncoder();
+
+  constructor(
+    private readonly level: LogLevel,
+    private readonly file: Deno.FsFile | null = null,
+    private readonly stderr = true,
+  ) {}
+
+  /** Opens `<dir>/cos_v5.log` for appending ("" = stderr only). */
+  static async open(level: LogLevel, dir: string, stderr = true): Promise<Logger> {
+    if (dir === "") return new Logger(level, null, stderr);
+    await Deno.mkdir(dir, { recursive: true });
+    const file = await Deno.open(`${dir}/${LOG_FILE_NAME}`, { append: true, create: true });
+    return new Logger(level, file, stderr);
+  }
+
+  debug(event: string, fields: LogFields = {}): void {
+    this.#write("DEBUG", event, fields);
+  }
+
+  info(event: string, fields: LogFields = {}): void {
+    this.#write("INFO", event, fields);
+  }
+
+  warn(event: string, fields: LogFields = {}): void {
+    this.#write("WARNING", event, fields);
+  }
+
+  error(event: string, fields: LogFields = {}): void {
+    this.#write("ERROR", event, fields);
+  }
+
+  close(): void {
+    this.file?.close();
+  }
+
+  #write(level: LogLevel, event: string, fields: LogFields): void {
+    if (RANK[level] < RANK[this.level]) return;
+    const line = `${new Date().toISOString()} ${level} ${event}${formatFields(fields)}\n`;
+    const bytes = this.#encoder.encode(line);
+    if (this.stderr) Deno.stderr.writeSync(bytes);
+    this.file?.writeSync(bytes);
+  }
+}
+
+function formatFields(fields: LogFields): string {
+  let out = "";
+  for (const [key, value] of Object.entries(fields)) {
+    if (value === undefined) continue;
+    out += ` ${key}=${quoteIfNeeded(String(value))}`;
+  }
+  return out;
+}
+
+function quoteIfNeeded(value: string): string {
+  return /^[^\s"=]+$/.test(value) ? value : JSON.stringify(value);
+}

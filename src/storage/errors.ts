@@ -1,0 +1,36 @@
+/**
+ * Storage failures as values. Backends translate their native errors (errno,
+ * COS error codes) into these kinds; the FTP layer maps kinds to reply codes
+ * in exactly one place (`src/ftp/errors.ts`).
+ *
+ * @module
+ */
+
+/** What went wrong, independent of the backend. */
+export type StorageErrorKind =
+  | "not-found"
+  | "exists"
+  | "not-empty"
+  | "not-a-directory"
+  | "is-a-directory"
+  | "denied"
+  | "too-large"
+  | "too-many"
+  | "invalid-name"
+  | "transient"
+  | "aborted"
+  | "failed";
+
+/** An error a backend raises on purpose; anything else is a bug or an unexpected fault. */
+export class StorageError extends Error {
+  override readonly name = "StorageError";
+
+  constructor(
+    readonly kind: StorageErrorKind,
+    message: string,
+    /** Backend request id (COS `x-cos-request-id`), for the log only. */
+    readonly requestId = "",
+  ) {
+    super(message);
+  }
+}

@@ -1,0 +1,260 @@
+/**
+ * Local-directory storage: the embedded default, and accounts without COS
+ * credentials. Keys map to paths below one root directory; uploads are staged
+ * in a reserved directory inside the root (same file system, so the final
+ * rename is atomic) and appear only on commit.
+ *
+ * @module
+ */
+
+import { StorageError } from "./errors.ts";
+import type { Entry, ListOptions, ReadOptions, Storage, WriteSink } from "./types.ts";
+
+/** Name of the staging directory inside the root; no key may use it. */
+export const STAGING_DIR = ".cos-ftp-staging";
+
+const DEFAULT_PAGE_SIZE = 1000;
+
+/** Storage on a directory of this machine. */
+export class LocalStorage implements Storage {
+  readonly description: string;
+  readonly #staging: string;
+
+  private constructor(readonly root: string) {
+    this.description = `local:${root}`;
+    this.#staging = `${root}/${STAGING_DIR}`;
+  }
+
+  /** Opens (creating when missing) the directory `root`, which must be absolute. */
+  static async open(root: string): Promise<LocalStorage> {
+    const storage = new LocalStorage(root.replace(/\/+$/, "") || "/");
+    await Deno.mkdir(storage.#staging, { recursive: true });
+    await clearStaleUploads(storage.#staging);
+    return storage;
+  }
+
+  async *list(dir: string, options: ListOptions = {}): AsyncIterable<Entry[]> {
+    const pageSize = options.pageSize ?? DEFAULT_PAGE_SIZE;
+    const dirPath = this.#path(dir);
+    let page: Entry[] = [];
+    try {
+      for await (const item of Deno.readDir(dirPath)) {
+        options.signal?.throwIfAborted();
+        if (dir === "" && item.name === STAGING_DIR) continue;
+        const entry = await statEntry(`${dirPath}/${item.name}`, item.name);
+        if (entry) page.push(entry);
+        if (page.length >= pageSize) {
+          yield page;
+          page = [];
+        }
+      }
+    } catch (error) {
+      throw toStorageError(error, dir);
+    }
+    if (page.length > 0) yield page;
+  }
+
+  async stat(key: string): Promise<Entry | null> {
+    const entry = await statEntry(this.#path(key), baseName(key));
+    return entry?.kind === "file" ? entry : null;
+  }
+
+  async isDirectory(dir: string): Promise<boolean> {
+    const entry = await statEntry(this.#path(dir), baseName(dir));
+    return entry?.kind === "dir";
+  }
+
+  async read(key: string, options: ReadOptions = {}): Promise<ReadableStream<Uint8Array>> {
+    const path = this.#path(key);
+    try {
+      if ((await Deno.stat(path)).isDirectory) {
+        throw new StorageError("is-a-directory", `${key} is a directory`);
+      }
+      const file = await Deno.open(path, { read: true });
+      if (options.offset) await file.seek(options.offset, Deno.SeekMode.Start);
+      return file.readable;
+    } catch (error) {
+      throw toStorageError(error, key);
+    }
+  }
+
+  async write(key: string): Promise<WriteSink> {
+    const target = this.#path(key);
+    const temp = `${this.#staging}/${crypto.randomUUID()}`;
+    const file = await Deno.open(temp, { write: true, createNew: true });
+    return new LocalWriteSink(file, temp, target, key);
+  }
+
+  async delete(key: string): Promise<void> {
+    const path = this.#path(key);
+    try {
+      if ((await Deno.lstat(path)).isDirectory) {
+        throw new StorageError("is-a-directory", `${key} is a directory`);
+      }
+      await Deno.remove(path);
+    } catch (error) {
+      throw toStorageError(error, key);
+    }
+  }
+
+  async mkdir(dir: string): Promise<void> {
+    const path = this.#path(dir);
+    if (await statEntry(path, "")) throw new StorageError("exists", `${dir} already exists`);
+    try {
+      await Deno.mkdir(path, { recursive: true });
+    } catch (error) {
+      throw toStorageError(error, dir);
+    }
+  }
+
+  async rmdir(dir: string): Promise<void> {
+    const path = this.#path(dir);
+    try {
+      if (!(await Deno.lstat(path)).isDirectory) {
+        throw new StorageError("not-a-directory", `${dir} is not a directory`);
+      }
+      await Deno.remove(path);
+    } catch (error) {
+      throw toStorageError(error, dir);
+    }
+  }
+
+  async rename(from: string, to: string): Promise<void> {
+    const source = this.#path(from);
+    const target = this.#path(to);
+    if (to.endsWith("/") && await statEntry(target, "")) {
+      throw new StorageError("exists", `${to} already exists`);
+    }
+    if (to.startsWith(from) && from.endsWith("/")) {
+      throw new StorageError("invalid-name", "cannot move a directory into itself");
+    }
+    try {
+      await Deno.mkdir(parentPath(target), { recursive: true });
+      await Deno.rename(source, target);
+    } catch (error) {
+      throw toStorageError(error, from);
+    }
+  }
+
+  async close(): Promise<void> {}
+
+  /** Maps a key to a path below the root, refusing anything that could leave it. */
+  #path(key: string): string {
+    const trimmed = key.replace(/\/$/, "");
+    if (trimmed === "") return this.root;
+    const segments = trimmed.split("/");
+    for (const segment of segments) {
+      if (segment === "" || segment === "." || segment === ".." || segment.includes("\0")) {
+        throw new StorageError("invalid-name", `invalid name: ${key}`);
+      }
+    }
+    if (segments[0] === STAGING_DIR) {
+      throw new StorageError("invalid-name", `${STAGING_DIR} is reserved`);
+    }
+    return `${this.root}/${trimmed}`;
+  }
+}
+
+/** An upload being written to a staging file. */
+class LocalWriteSink implements WriteSink {
+  #bytes = 0;
+  #open = true;
+
+  constructor(
+    private readonly file: Deno.FsFile,
+    private readonly temp: string,
+    private readonly target: string,
+    private readonly key: string,
+  ) {}
+
+  get bytesWritten(): number {
+    return this.#bytes;
+  }
+
+  async write(chunk: Uint8Array): Promise<void> {
+    let offset = 0;
+    while (offset < chunk.length) offset += await this.file.write(chunk.subarray(offset));
+    this.#bytes += chunk.length;
+  }
+
+  async commit(): Promise<Entry> {
+    try {
+      await this.file.syncData();
+      this.#closeFile();
+      await Deno.mkdir(parentPath(this.target), { recursive: true });
+      await Deno.rename(this.temp, this.target);
+      const info = await Deno.stat(this.target);
+      return { name: baseName(this.key), kind: "file", size: info.size, modified: info.mtime };
+    } catch (error) {
+      await this.abort();
+      throw toStorageError(error, this.key);
+    }
+  }
+
+  async abort(): Promise<void> {
+    this.#closeFile();
+    await Deno.remove(this.temp).catch(() => {});
+  }
+
+  #closeFile(): void {
+    if (!this.#open) return;
+    this.#open = false;
+    this.file.close();
+  }
+}
+
+/** Removes staging files left by a crash: they are uploads that never committed. */
+async function clearStaleUploads(staging: string): Promise<void> {
+  for await (const item of Deno.readDir(staging)) {
+    await Deno.remove(`${staging}/${item.name}`, { recursive: true }).catch(() => {});
+  }
+}
+
+async function statEntry(path: string, name: string): Promise<Entry | null> {
+  try {
+    const info = await Deno.stat(path);
+    if (info.isDirectory) return { name, kind: "dir", size: 0, modified: info.mtime };
+    if (info.isFile) return { name, kind: "file", size: info.size, modified: info.mtime };
+    return null;
+  } catch {
+    return null;
+  }
+}
+
+function baseName(key: string): string {
+  const trimmed = key.replace(/\/$/, "");
+  return trimmed.slice(trimmed.lastIndexOf("/") + 1);
+}
+
+function parentPath(path: string): string {
+  return path.slice(0, path.lastIndexOf("/")) || "/";
+}
+
+/** Translates file-system errors (by errno code) into storage kinds. */
+function toStorageError(error: unknown, key: string): StorageError {
+  if (error instanceof StorageError) return error;
+  const code = (error as { code?: string }).code ?? "";
+  const kinds: Record<string, StorageError["kind"]> = {
+    ENOENT: "not-found",
+    EEXIST: "exists",
+    ENOTEMPTY: "not-empty",
+    ENOTDIR: "not-a-directory",
+    EISDIR: "is-a-directory",
+    EACCES: "denied",
+    EPERM: "denied",
+    EINVAL: "invalid-name",
+    ENAMETOOLONG: "invalid-name",
+    ENOSPC: "failed",
+  };
+  const kind = kinds[code] ?? "failed";
+  const reasons: Partial<Record<StorageError["kind"], string>> = {
+    "not-found": "No such file or directory",
+    "exists": "Already exists",
+    "not-empty": "Directory not empty",
+    "not-a-directory": "Not a directory",
+    "is-a-directory": "Is a directory",
+    "denied": "Permission denied on the server's disk",
+  };
+  const reason = reasons[kind] ?? (code === "ENOSPC" ? "No space left on the server's disk" : code);
+  return new StorageError(kind, `${key || "/"}: ${reason || "storage error"}`);
+}

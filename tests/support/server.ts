@@ -1,0 +1,89 @@
+/**
+ * Starts the real server in-process on 127.0.0.1 with an ephemeral control
+ * port and a temporary local root, for tests.
+ */
+
+import type { ServerConfig, UserConfig } from "../../src/config/types.ts";
+import { FtpServer } from "../../src/ftp/server.ts";
+import { Logger } from "../../src/log.ts";
+
+/** A running test server. */
+export interface TestServer {
+  server: FtpServer;
+  port: number;
+  /** Local storage root of account 0. */
+  root: string;
+  config: ServerConfig;
+  /** Log lines written so far (tests assert on them). */
+  logText(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+/** A user with every right, for account 0. */
+export function user(name: string, password: string, rights: Partial<UserConfig> = {}): UserConfig {
+  return { name, password, canRead: true, canWrite: true, canDelete: true, account: 0, ...rights };
+}
+
+/** The config tests start from: fast timeouts, one local account, user demo/demo. */
+export function testConfig(root: string, logDir: string): ServerConfig {
+  return {
+    source: "(test)",
+    listenAddress: "127.0.0.1",
+    listenPort: 0,
+    passivePorts: { min: 41000, max: 41999 },
+    masqueradeAddress: "",
+    singleFileMaxSize: 0,
+    minPartSize: 8 * 1024 * 1024,
+    uploadThreadNum: 4,
+    maxConnections: 512,
+    maxListFile: 10000,
+    logLevel: "INFO",
+    logDir,
+    shutdownGraceMs: 5000,
+    idleTimeoutMs: 30_000,
+    dataTimeoutMs: 10_000,
+    passiveAcceptTimeoutMs: 5000,
+    loginFailDelayMs: 50,
+    maxLoginAttempts: 3,
+    accounts: [{ section: "TEST", homeDir: root, storage: { kind: "local", root } }],
+    users: [user("demo", "demo")],
+  };
+}
+
+/** Starts a server; `adjust` may change the config first. */
+export async function startServer(
+  adjust: (config: ServerConfig) => void = () => {},
+): Promise<TestServer> {
+  const root = await Deno.makeTempDir({ prefix: "cosftp-root-" });
+  const logDir = await Deno.makeTempDir({ prefix: "cosftp-log-" });
+  const config = testConfig(root, logDir);
+  adjust(config);
+  const log = await Logger.open(config.logLevel, config.logDir, false);
+  const server = await FtpServer.start(config, log);
+  return {
+    server,
+    port: server.address.port,
+    root,
+    config,
+    logText: () => Deno.readTextFile(`${logDir}/cos_v5.log`),
+    async stop() {
+      await server.shutdown();
+      log.close();
+      await Deno.remove(root, { recursive: true }).catch(() => {});
+      await Deno.remove(logDir, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+/** Random bytes (crypto.getRandomValues fills at most 64 KiB at a time). */
+export function randomBytes(length: number): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(length);
+  for (let i = 0; i < length; i += 65536) crypto.getRandomValues(out.subarray(i, i + 65536));
+  return out;
+}
+
+/** Hex SHA-256 of bytes. */
+export async function sha256(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", bytes);
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
