@@ -43,7 +43,9 @@ export async function main(args: string[]): Promise<number> {
   const config = await obtainConfig(parsed);
   if (!config) return 1;
   if (parsed.check) {
-    console.log(`${config.source}: OK (${config.accounts.length} accounts, ${config.users.length} users)`);
+    console.log(
+      `${config.source}: OK (${config.accounts.length} accounts, ${config.users.length} users)`,
+    );
     return 0;
   }
   return await serve(config);
@@ -86,6 +88,9 @@ async function obtainConfig(options: Options): Promise<ServerConfig | null> {
   const result = await loadConfigFile(options.configPath);
   printIssues("warning", result.warnings);
   printIssues("error", result.errors);
+  if (result.errors.length > 0) {
+    console.error(`${options.configPath}: ${result.errors.length} error(s); not starting`);
+  }
   return result.config;
 }
 

@@ -100,10 +100,20 @@ Deno.test("confinement: no path escapes the user's root", async () => {
     await Deno.writeTextFile(`${s.root}/inside.txt`, "ok");
     for (const path of ["../../..", "..\\..\\..", "//..//..", "/../../etc", "a/../../.."]) {
       const reply = await c.command(`CWD ${path}`);
-      if (reply.code === 250) assertEquals((await c.expect("PWD", 257)).text, '257 "/" is the current directory');
+      if (reply.code === 250) {
+        assertEquals((await c.expect("PWD", 257)).text, '257 "/" is the current directory');
+      }
     }
     const name = outside.slice(outside.lastIndexOf("/") + 1);
-    for (const path of [`../${name}`, `..\\${name}`, `/../../${name}`, `%2e%2e/${name}`, `....//${name}`]) {
+    for (
+      const path of [
+        `../${name}`,
+        `..\\${name}`,
+        `/../../${name}`,
+        `%2e%2e/${name}`,
+        `....//${name}`,
+      ]
+    ) {
       await c.expect(`SIZE ${path}`, 550);
     }
     await c.expect("SIZE ../../inside.txt", 213);
@@ -196,15 +206,23 @@ Deno.test("listings: LIST shapes, NLST, MLSD, MLST, STAT, globs, max_list_file",
     await Deno.mkdir(`${s.root}/dir`);
     await Deno.writeTextFile(`${s.root}/dir/x 1.txt`, "12345");
     const list = await c.listing("LIST -la dir");
-    assertMatch(list, /^-rw-r--r-- 1 ftp ftp +5 [A-Z][a-z]{2} [ \d]\d (\d\d:\d\d| \d{4}) x 1\.txt\r\n$/);
+    assertMatch(
+      list,
+      /^-rw-r--r-- 1 ftp ftp +5 [A-Z][a-z]{2} [ \d]\d (\d\d:\d\d| \d{4}) x 1\.txt\r\n$/,
+    );
     const fileLine = await c.listing("LIST dir/x 1.txt");
     assertMatch(fileLine, / 5 .* x 1\.txt\r\n$/);
     const cut = await c.epsv();
     await c.expect("LIST", 150);
-    const cutText = new TextDecoder().decode(await (await import("./support/raw_client.ts")).readAll(cut));
+    const cutText = new TextDecoder().decode(
+      await (await import("./support/raw_client.ts")).readAll(cut),
+    );
     assertEquals(cutText.trim().split("\r\n").length, 3);
     assertMatch((await c.read()).text, /^226 Listing cut at 3 entries/);
-    assertEquals((await c.listing("NLST *.txt")).split("\r\n").filter(Boolean).sort(), ["a.txt", "b.txt"]);
+    assertEquals((await c.listing("NLST *.txt")).split("\r\n").filter(Boolean).sort(), [
+      "a.txt",
+      "b.txt",
+    ]);
     assertEquals(await c.listing("NLST dir"), "dir/x 1.txt\r\n");
     const mlsd = await c.listing("MLSD dir");
     assertMatch(mlsd, /^type=file;size=5;modify=\d{14};perm=rfwd; x 1\.txt\r\n$/);

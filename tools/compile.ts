@@ -19,6 +19,8 @@ const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const OUTPUT = "dist/cos-ftp-server";
 /** How long the reachability probe of the download server may take. */
 const PROBE_TIMEOUT_MS = 5000;
+/** How long the built executable may take to print its version. */
+const VERIFY_TIMEOUT_MS = 30_000;
 
 /** A problem the user can fix; printed as one line without a stack trace. */
 class UserError extends Error {}
@@ -35,6 +37,7 @@ export async function main(args: string[]): Promise<number> {
     const target = options.target ?? Deno.build.target;
     await ensureRuntime(target);
     await compile(options.target);
+    if (target === Deno.build.target) await verifyOutput();
     await reportOutput(target);
     return 0;
   } catch (error) {
@@ -171,6 +174,30 @@ async function compile(target: string | undefined): Promise<void> {
     env: { RUST_BACKTRACE: "0" },
   }).spawn().status;
   if (!status.success) throw new UserError(`deno compile failed (exit code ${status.code})`);
+}
+
+/**
+ * Runs the new executable with --version: a DENORT_BIN that names the full `deno` instead of
+ * denort yields a binary that silently behaves as plain deno, which is worth catching here.
+ */
+async function verifyOutput(): Promise<void> {
+  const output = await new Deno.Command(`${ROOT}${OUTPUT}`, {
+    args: ["--version"],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(VERIFY_TIMEOUT_MS),
+  }).output();
+  const text = new TextDecoder().decode(output.stdout).trim();
+  if (output.success && text.startsWith("cos-ftp-server ")) return;
+  // A broken executable left in dist/ would later be mistaken for a good one.
+  await Deno.remove(`${ROOT}${OUTPUT}`);
+  const hint = Deno.env.get("DENORT_BIN") === undefined
+    ? ""
+    : ` (is DENORT_BIN=${Deno.env.get("DENORT_BIN")} the full deno rather than denort?)`;
+  throw new UserError(
+    `${OUTPUT} --version printed "${text.split("\n")[0]}", not the server's version${hint}`,
+  );
 }
 
 /** Prints where the executable is and how big (deno adds .exe for Windows targets). */

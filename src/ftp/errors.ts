@@ -6,7 +6,7 @@
  */
 
 import { StorageError, type StorageErrorKind } from "../storage/errors.ts";
-import { reply, type Reply } from "./reply.ts";
+import { type Reply, reply } from "./reply.ts";
 
 /** A failure the client should hear about as exactly this reply. */
 export class FtpError extends Error {

@@ -38,10 +38,15 @@ export async function receiveFromClient(
   write: (chunk: Uint8Array) => Promise<void>,
   transfer: TransferContext,
 ): Promise<void> {
-  await drain(source, async (chunk) => {
-    transfer.progress(chunk.length);
-    await write(chunk);
-  }, transfer.signal, () => new FtpError(426, "Data connection broken; upload discarded"));
+  await drain(
+    source,
+    async (chunk) => {
+      transfer.progress(chunk.length);
+      await write(chunk);
+    },
+    transfer.signal,
+    () => new FtpError(426, "Data connection broken; upload discarded"),
+  );
 }
 
 /** Reads `source` to its end; an abort ends it with the signal's reason. */

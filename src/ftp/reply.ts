@@ -24,7 +24,9 @@ export function reply(code: number, text: string | string[]): Reply {
 export function formatReply({ code, lines }: Reply): string {
   if (lines.length <= 1) return `${code} ${lines[0] ?? ""}\r\n`;
   const first = `${code}-${lines[0]}\r\n`;
-  const middle = lines.slice(1, -1).map((line) => `${/^\d{3}[ -]/.test(line) ? " " : ""}${line}\r\n`);
+  const middle = lines.slice(1, -1).map((line) =>
+    `${/^\d{3}[ -]/.test(line) ? " " : ""}${line}\r\n`
+  );
   const last = `${code} ${lines[lines.length - 1]}\r\n`;
   return first + middle.join("") + last;
 }

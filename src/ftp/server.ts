@@ -101,12 +101,13 @@ export class FtpServer implements SessionServices {
       sessions.map((s) => s.closeGracefully(421, "Server shutting down; goodbye")),
     );
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const expired = new Promise((resolve) => timer = setTimeout(resolve, this.config.shutdownGraceMs));
+    const expired = new Promise((resolve) =>
+      timer = setTimeout(resolve, this.config.shutdownGraceMs)
+    );
     await Promise.race([graceful, expired]);
     clearTimeout(timer);
-    for (const session of this.#sessions.keys()) {
-      session.close(new FtpError(421, "Server shutting down; transfer aborted, nothing stored"));
-    }
+    const reason = new FtpError(421, "Server shutting down; transfer aborted, nothing stored");
+    await Promise.all([...this.#sessions.keys()].map((session) => session.close(reason)));
     await Promise.all(this.#sessions.values());
     await Promise.all(this.storages.map((storage) => storage.close()));
   }

@@ -16,7 +16,7 @@ import { DataChannels } from "./data.ts";
 import { FtpError, isExpected, replyForError } from "./errors.ts";
 import type { PortPool } from "./passive.ts";
 import { unmapIPv4 } from "./passive.ts";
-import { reply, type Reply } from "./reply.ts";
+import { type Reply, reply } from "./reply.ts";
 import { ActiveTransfer } from "./transfer.ts";
 
 /** Commands served while a transfer runs (RFC 959 4.1.3). */
@@ -89,9 +89,10 @@ export class FtpSession implements Session {
     }
   }
 
-  /** Ends the session now: a running transfer is aborted (an upload is discarded). */
-  close(reason: FtpError): void {
+  /** Ends the session now: a running transfer is aborted (an upload is discarded) and told why. */
+  async close(reason: FtpError): Promise<void> {
     this.#transfer?.abort(reason);
+    await this.#transfer?.done;
     this.#closeConnection();
   }
 
@@ -195,7 +196,9 @@ export class FtpSession implements Session {
   #onIdle(): void {
     if (this.#transfer) return this.#armIdleTimer();
     this.log.info("idle-timeout", { session: this.id, ip: this.remoteAddress });
-    this.send(421, "Idle timeout: closing control connection").finally(() => this.#closeConnection());
+    this.send(421, "Idle timeout: closing control connection").finally(() =>
+      this.#closeConnection()
+    );
   }
 
   async #finish(): Promise<void> {

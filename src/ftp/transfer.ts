@@ -56,7 +56,9 @@ export class ActiveTransfer {
       conn = await this.host.data.connect(signal);
       signal.throwIfAborted();
       const mode = this.host.binary ? "BINARY" : "ASCII";
-      await this.host.send(reply(150, `Opening ${mode} mode data connection for ${this.spec.path}`));
+      await this.host.send(
+        reply(150, `Opening ${mode} mode data connection for ${this.spec.path}`),
+      );
       const text = await this.spec.run({ conn, signal, progress: (n) => this.#progress(n) });
       outcome = reply(226, text);
     } catch (error) {

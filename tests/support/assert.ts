@@ -43,11 +43,15 @@ function deepEqual(a: unknown, b: unknown): boolean {
   const ka = Object.keys(a as object);
   const kb = Object.keys(b as object);
   if (ka.length !== kb.length) return false;
-  return ka.every((k) => deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+  return ka.every((k) =>
+    deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])
+  );
 }
 
 function show(value: unknown): string {
   if (value instanceof Uint8Array) return `Uint8Array(${value.length})`;
-  const text = typeof value === "string" ? JSON.stringify(value) : JSON.stringify(value) ?? String(value);
+  const text = typeof value === "string"
+    ? JSON.stringify(value)
+    : JSON.stringify(value) ?? String(value);
   return text.length > 400 ? text.slice(0, 400) + "..." : text;
 }

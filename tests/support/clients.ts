@@ -31,7 +31,9 @@ export function hasTool(command: string): boolean {
 export function needs(...commands: string[]): { ignore: boolean } {
   const missing = commands.filter((c) => !hasTool(c));
   if (missing.length === 0 || IN_CI) return { ignore: false };
-  console.error(`skipping: ${missing.join(", ")} not installed (apt-get install ${missing.join(" ")})`);
+  console.error(
+    `skipping: ${missing.join(", ")} not installed (apt-get install ${missing.join(" ")})`,
+  );
   return { ignore: true };
 }
 
@@ -61,6 +63,10 @@ export async function run(
 }
 
 /** Runs a Python 3 script (ftplib is in its standard library). */
-export function python(script: string, args: string[] = [], timeoutMs = 60_000): Promise<ClientRun> {
+export function python(
+  script: string,
+  args: string[] = [],
+  timeoutMs = 60_000,
+): Promise<ClientRun> {
   return run("python3", ["-c", script, ...args], { timeoutMs });
 }

@@ -61,7 +61,11 @@ export class RawClient {
   /** Sends a command and asserts the reply code. */
   async expect(line: string, code: number): Promise<RawReply> {
     const reply = await this.command(line);
-    assertEquals(reply.code, code, `${line.startsWith("PASS") ? "PASS ***" : line} -> ${reply.text}`);
+    assertEquals(
+      reply.code,
+      code,
+      `${line.startsWith("PASS") ? "PASS ***" : line} -> ${reply.text}`,
+    );
     return reply;
   }
 
@@ -150,7 +154,9 @@ export class RawClient {
   async #readLine(): Promise<string> {
     while (!this.#buffer.includes("\r\n")) {
       const { value, done } = await this.#reader.read();
-      if (done) throw new Error(`connection closed by server; pending: ${JSON.stringify(this.#buffer)}`);
+      if (done) {
+        throw new Error(`connection closed by server; pending: ${JSON.stringify(this.#buffer)}`);
+      }
       this.#buffer += this.#decoder.decode(value, { stream: true });
     }
     const end = this.#buffer.indexOf("\r\n");

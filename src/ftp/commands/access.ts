@@ -33,7 +33,12 @@ const pass: Command = {
     if (found) {
       state.user = found;
       state.phase = "ready";
-      session.log.info("login", { session: session.id, user: found.user.name, ip: session.remoteAddress, result: "ok" });
+      session.log.info("login", {
+        session: session.id,
+        user: found.user.name,
+        ip: session.remoteAddress,
+        result: "ok",
+      });
       return void await session.send(230, "Login successful");
     }
     await refuse(session);

@@ -93,7 +93,9 @@ const rnto: Command = {
       throw new FtpError(550, "Cannot move a directory into itself");
     }
     await requireParent(storage, to);
-    if (await storage.isDirectory(dirKey(to))) throw new FtpError(550, `${to}: A directory has that name`);
+    if (await storage.isDirectory(dirKey(to))) {
+      throw new FtpError(550, `${to}: A directory has that name`);
+    }
     const existing = await storage.stat(fileKey(to));
     if (existing && (from.isDir || !user.canDelete)) {
       const why = from.isDir ? "a file has that name" : "overwriting is disabled for this account";
@@ -129,7 +131,9 @@ const mdtm: Command = {
   needsArg: true,
   syntax: "MDTM <path>",
   async run(session, arg) {
-    if (/^\d{14}\s/.test(arg)) throw new FtpError(550, "Setting modification times is not supported");
+    if (/^\d{14}\s/.test(arg)) {
+      throw new FtpError(550, "Setting modification times is not supported");
+    }
     const entry = await statFile(session, arg);
     if (!entry.modified) throw new FtpError(550, "Modification time unknown");
     await session.send(213, formatTimeVal(entry.modified));

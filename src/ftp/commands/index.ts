@@ -22,7 +22,11 @@ const help: Command = {
       const names = [...COMMANDS.keys()].sort();
       const rows: string[] = [];
       for (let i = 0; i < names.length; i += 8) rows.push(" " + names.slice(i, i + 8).join(" "));
-      return void await session.send(214, ["The following commands are recognized:", ...rows, "Help OK"]);
+      return void await session.send(214, [
+        "The following commands are recognized:",
+        ...rows,
+        "Help OK",
+      ]);
     }
     const command = COMMANDS.get(name);
     if (!command) return void await session.send(502, `Unknown command ${name}`);

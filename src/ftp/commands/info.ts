@@ -74,8 +74,14 @@ const stat: Command = {
     const running = session.transferStatus();
     if (running) return void await session.send(213, `Status: ${running}`);
     if (arg.trim() === "") return void await session.send(211, serverStatus(session));
-    if (session.state.phase !== "ready") throw new FtpError(530, "Please log in with USER and PASS first");
-    await session.send(213, [`Status of ${arg}:`, ...await statListing(session, arg), "End of status"]);
+    if (session.state.phase !== "ready") {
+      throw new FtpError(530, "Please log in with USER and PASS first");
+    }
+    await session.send(213, [
+      `Status of ${arg}:`,
+      ...await statListing(session, arg),
+      "End of status",
+    ]);
   },
 };
 
@@ -98,7 +104,9 @@ async function statListing(session: Session, arg: string): Promise<string[]> {
   const lines: string[] = [];
   for await (const page of targetEntries(storage, target)) {
     for (const entry of page) {
-      if (lines.length >= STAT_MAX_LINES) return [...lines, `(cut at ${STAT_MAX_LINES} entries; use LIST)`];
+      if (lines.length >= STAT_MAX_LINES) {
+        return [...lines, `(cut at ${STAT_MAX_LINES} entries; use LIST)`];
+      }
       lines.push(formatListLine(entry, user, now));
     }
   }

@@ -31,7 +31,9 @@ const mode: Command = {
   needsArg: true,
   syntax: "MODE S",
   async run(session, arg) {
-    if (arg.trim().toUpperCase() !== "S") throw new FtpError(504, "Only MODE S (stream) is supported");
+    if (arg.trim().toUpperCase() !== "S") {
+      throw new FtpError(504, "Only MODE S (stream) is supported");
+    }
     await session.send(200, "Mode set to S");
   },
 };
@@ -41,7 +43,9 @@ const stru: Command = {
   needsArg: true,
   syntax: "STRU F",
   async run(session, arg) {
-    if (arg.trim().toUpperCase() !== "F") throw new FtpError(504, "Only STRU F (file) is supported");
+    if (arg.trim().toUpperCase() !== "F") {
+      throw new FtpError(504, "Only STRU F (file) is supported");
+    }
     await session.send(200, "Structure set to F");
   },
 };

@@ -73,7 +73,9 @@ const retr: Command = {
     const path = resolve(session, arg);
     const entry = path === "/" ? null : await storage.stat(fileKey(path));
     if (!entry) throw new FtpError(550, `${path}: No such file`);
-    if (offset > entry.size) throw new FtpError(554, `REST offset ${offset} is past the end (${entry.size} bytes)`);
+    if (offset > entry.size) {
+      throw new FtpError(554, `REST offset ${offset} is past the end (${entry.size} bytes)`);
+    }
     const stream = await storage.read(fileKey(path), { offset });
     const source = session.state.binary ? stream : stream.pipeThrough(lfToCrlf());
     session.startTransfer({
@@ -95,7 +97,10 @@ const stor: Command = {
   async run(session, arg) {
     const { storage, user } = requireWrite(session);
     if (takeRestOffset(session) > 0) {
-      throw new FtpError(550, "Resuming uploads (REST before STOR) is not supported; upload the whole file");
+      throw new FtpError(
+        550,
+        "Resuming uploads (REST before STOR) is not supported; upload the whole file",
+      );
     }
     refuseWhenShuttingDown(session);
     const path = resolve(session, arg);
@@ -109,7 +114,9 @@ const stor: Command = {
       command: "STOR",
       path,
       async run(transfer) {
-        const source = binary ? transfer.conn.readable : transfer.conn.readable.pipeThrough(crlfToLf());
+        const source = binary
+          ? transfer.conn.readable
+          : transfer.conn.readable.pipeThrough(crlfToLf());
         await receiveFromClient(source, (chunk) => writeLimited(sink, chunk, maxSize), transfer);
         transfer.signal.throwIfAborted();
         const stored = await sink.commit();
@@ -122,7 +129,10 @@ const stor: Command = {
 
 async function writeLimited(sink: WriteSink, chunk: Uint8Array, maxSize: number): Promise<void> {
   if (maxSize > 0 && sink.bytesWritten + chunk.length > maxSize) {
-    throw new FtpError(552, `File exceeds the size limit of ${maxSize} bytes (single_file_max_size); upload discarded`);
+    throw new FtpError(
+      552,
+      `File exceeds the size limit of ${maxSize} bytes (single_file_max_size); upload discarded`,
+    );
   }
   await sink.write(chunk);
 }
@@ -135,7 +145,9 @@ function takeRestOffset(session: Session): number {
 }
 
 function refuseWhenShuttingDown(session: Session): void {
-  if (session.services.shuttingDown) throw new FtpError(421, "Server shutting down; no new transfers");
+  if (session.services.shuttingDown) {
+    throw new FtpError(421, "Server shutting down; no new transfers");
+  }
 }
 
 const allo: Command = {
