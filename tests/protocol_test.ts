@@ -56,7 +56,7 @@ Deno.test("replies: FEAT, HELP, SYST, OPTS, unknown commands, multi-line format"
     const help = await c.expect("HELP", 214);
     assertMatch(help.text, /RETR/);
     assertMatch((await c.expect("HELP stor", 214)).text, /STOR <path>/);
-    await c.expect("SITE CHMOD 777 x", 502);
+    await c.expect("SITE CHMOD 777 x", 530); // needs login
     await c.expect("XYZZY", 502);
     await c.expect("NOOP", 200);
     c.close();
@@ -83,6 +83,8 @@ Deno.test("hostile input: overlong lines, invalid UTF-8, NUL, telnet IAC, pipeli
     const codes = [];
     for (let i = 0; i < 5; i++) codes.push((await c.read()).code);
     assertEquals(codes, [257, 250, 257, 250, 200]);
+    await c.expect("SITE CHMOD 644 p1", 200);
+    await c.expect("SITE EXEC /bin/sh", 504);
     await c.writeRaw("NOOP\n"); // bare LF line ends are accepted too
     assertEquals((await c.read()).code, 200);
     c.close();
@@ -249,7 +251,9 @@ Deno.test("rights: RO, WO and delete_enable=false, as LIST, MLSD perm and replie
     const ro = await RawClient.login(s.port, "ro", "pw");
     assertMatch(await ro.listing("MLSD"), /^type=file;size=4;modify=\d+;perm=r; f\.txt\r\n$/);
     assertMatch(await ro.listing("LIST"), /^-r--r--r-- /);
-    for (const cmd of ["MKD x", "DELE f.txt", "RNFR f.txt", "STOR y"]) await ro.expect(cmd, 550);
+    for (const cmd of ["MKD x", "DELE f.txt", "RNFR f.txt", "STOR y", "SITE CHMOD 7 f.txt"]) {
+      await ro.expect(cmd, 550);
+    }
     ro.close();
     const wo = await RawClient.login(s.port, "wo", "pw");
     for (const cmd of ["LIST", "NLST", "MLSD", "RETR f.txt", "SIZE f.txt", "MLST f.txt"]) {

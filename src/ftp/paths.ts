@@ -14,7 +14,7 @@ import { FtpError } from "./errors.ts";
  * separators (Windows clients send them); `..` at the root stays at the root.
  */
 export function resolvePath(cwd: string, arg: string): string {
-  if (/[\x00-\x1f\x7f]/.test(arg)) {
+  if (hasControlCharacter(arg)) {
     throw new FtpError(553, "File name not allowed: control characters");
   }
   const joined = arg.startsWith("/") || arg.startsWith("\\") ? arg : `${cwd}/${arg}`;
@@ -25,6 +25,15 @@ export function resolvePath(cwd: string, arg: string): string {
     else segments.push(segment);
   }
   return `/${segments.join("/")}`;
+}
+
+/** C0 controls and DEL: never part of a name a person meant (NUL, CR, LF, escape sequences). */
+function hasControlCharacter(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x20 || code === 0x7f) return true;
+  }
+  return false;
 }
 
 /** The storage key of the file at `path` ("/a/b" -> "a/b"). */

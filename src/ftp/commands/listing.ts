@@ -58,7 +58,7 @@ export async function* targetEntries(
 
 /** `-la`, `-a -l` etc. before the path: clients send them, storage has no use for them. */
 function stripListOptions(arg: string): string {
-  return arg.replace(/^(\s*-[A-Za-z]+)+(\s+|$)/, "").trim();
+  return arg.replace(/^(\s*-[A-Za-z0-9]+)+(\s+|$)/, "").trim();
 }
 
 function globToRegExp(glob: string): RegExp {
