@@ -26,22 +26,27 @@ export function lfToCrlf(): TransformStream<Uint8Array, Uint8Array> {
   });
 }
 
-/** Network -> file: CRLF becomes LF; a lone CR is kept. */
-export function crlfToLf(): TransformStream<Uint8Array, Uint8Array> {
-  let pendingCr = false;
-  return new TransformStream({
-    transform(chunk, controller) {
-      const out = new Uint8Array(chunk.length + 1);
-      let n = 0;
-      for (const byte of chunk) {
-        if (pendingCr && byte !== LF) out[n++] = CR;
-        pendingCr = byte === CR;
-        if (!pendingCr) out[n++] = byte;
-      }
-      controller.enqueue(out.subarray(0, n));
-    },
-    flush(controller) {
-      if (pendingCr) controller.enqueue(new Uint8Array([CR]));
-    },
-  });
+/**
+ * Network -> file: CRLF becomes LF; a lone CR is kept. Stateful, for one
+ * upload: a CR at the end of a chunk waits to see the next byte.
+ */
+export class CrlfToLf {
+  #pendingCr = false;
+
+  /** Converts one chunk (the result is a new array; `chunk` may be reused after). */
+  convert(chunk: Uint8Array): Uint8Array {
+    const out = new Uint8Array(chunk.length + 1);
+    let n = 0;
+    for (const byte of chunk) {
+      if (this.#pendingCr && byte !== LF) out[n++] = CR;
+      this.#pendingCr = byte === CR;
+      if (!this.#pendingCr) out[n++] = byte;
+    }
+    return out.subarray(0, n);
+  }
+
+  /** What is still held back at the end of the upload. */
+  flush(): Uint8Array {
+    return this.#pendingCr ? new Uint8Array([CR]) : new Uint8Array(0);
+  }
 }

@@ -10,6 +10,8 @@ import type { PassiveListener, PortPool } from "./passive.ts";
 
 /** The byte pipe of one transfer. */
 export interface DataConnection {
+  /** Reads into `buffer`; the byte count, or `null` at a clean EOF. Rejects on a reset. */
+  read(buffer: Uint8Array): Promise<number | null>;
   readonly readable: ReadableStream<Uint8Array>;
   readonly writable: WritableStream<Uint8Array>;
   /** Closes the connection and frees its port; safe to call twice. */
@@ -81,6 +83,10 @@ class TcpDataConnection implements DataConnection {
   #closed = false;
 
   constructor(private readonly conn: Deno.TcpConn, private readonly onClose: () => void) {}
+
+  read(buffer: Uint8Array): Promise<number | null> {
+    return this.conn.read(buffer);
+  }
 
   get readable(): ReadableStream<Uint8Array> {
     return this.conn.readable;

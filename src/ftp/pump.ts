@@ -30,23 +30,35 @@ export async function sendToClient(
 }
 
 /**
- * Reads `source` (the client's bytes) to EOF, handing each chunk to `write`.
- * A reset connection is an error, never an end: only a clean EOF completes.
+ * Bytes read from the data socket at once. One reused buffer per upload:
+ * the socket's ReadableStream allocates a fresh 64 KiB chunk per read, and
+ * that garbage raised peak memory and cost throughput (measured in the bench).
+ */
+const RECEIVE_BUFFER_BYTES = 256 * 1024;
+
+/**
+ * Reads the client's bytes to EOF, handing each chunk to `write` (which must
+ * copy what it keeps: the buffer is reused). A reset connection is an error,
+ * never an end: only a clean EOF completes.
  */
 export async function receiveFromClient(
-  source: ReadableStream<Uint8Array>,
   write: (chunk: Uint8Array) => Promise<void>,
   transfer: TransferContext,
 ): Promise<void> {
-  await drain(
-    source,
-    async (chunk) => {
-      transfer.progress(chunk.length);
-      await write(chunk);
-    },
-    transfer.signal,
-    () => new FtpError(426, "Data connection broken; upload discarded"),
-  );
+  const buffer = new Uint8Array(RECEIVE_BUFFER_BYTES);
+  while (true) {
+    let read: number | null;
+    try {
+      read = await transfer.conn.read(buffer);
+    } catch {
+      transfer.signal.throwIfAborted();
+      throw new FtpError(426, "Data connection broken; upload discarded");
+    }
+    transfer.signal.throwIfAborted();
+    if (read === null) return;
+    transfer.progress(read);
+    await write(buffer.subarray(0, read));
+  }
 }
 
 /** Reads `source` to its end; an abort ends it with the signal's reason. */
@@ -54,7 +66,6 @@ async function drain(
   source: ReadableStream<Uint8Array>,
   write: (chunk: Uint8Array) => Promise<void>,
   signal: AbortSignal,
-  readError: () => Error = () => new FtpError(451, "Read from storage failed"),
 ): Promise<void> {
   const reader = source.getReader();
   const cancel = () => reader.cancel().catch(() => {});
@@ -66,7 +77,9 @@ async function drain(
         next = await reader.read();
       } catch (error) {
         signal.throwIfAborted();
-        throw error instanceof FtpError || error instanceof StorageError ? error : readError();
+        throw error instanceof FtpError || error instanceof StorageError
+          ? error
+          : new FtpError(451, "Read from storage failed");
       }
       signal.throwIfAborted();
       if (next.done) return;

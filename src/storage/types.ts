@@ -39,7 +39,10 @@ export interface ReadOptions {
  * that already had the key is unchanged.
  */
 export interface WriteSink {
-  /** Resolves when the sink can take more (this is the backpressure point). */
+  /**
+   * Resolves when the sink can take more (this is the backpressure point).
+   * The caller reuses `chunk` afterwards: a sink copies whatever it keeps.
+   */
   write(chunk: Uint8Array): Promise<void>;
   /** Makes the object visible under its key, atomically; returns its final state. */
   commit(): Promise<Entry>;

@@ -5,7 +5,7 @@
  */
 
 import type { WriteSink } from "../../storage/types.ts";
-import { crlfToLf, lfToCrlf } from "../ascii.ts";
+import { CrlfToLf, lfToCrlf } from "../ascii.ts";
 import type { Session } from "../context.ts";
 import { FtpError } from "../errors.ts";
 import { fileKey } from "../paths.ts";
@@ -114,10 +114,10 @@ const stor: Command = {
       command: "STOR",
       path,
       async run(transfer) {
-        const source = binary
-          ? transfer.conn.readable
-          : transfer.conn.readable.pipeThrough(crlfToLf());
-        await receiveFromClient(source, (chunk) => writeLimited(sink, chunk, maxSize), transfer);
+        const ascii = binary ? null : new CrlfToLf();
+        const store = (chunk: Uint8Array) => writeLimited(sink, chunk, maxSize);
+        await receiveFromClient((chunk) => store(ascii ? ascii.convert(chunk) : chunk), transfer);
+        if (ascii) await store(ascii.flush());
         transfer.signal.throwIfAborted();
         const stored = await sink.commit();
         return `Transfer complete: ${stored.size} bytes stored`;
