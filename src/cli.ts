@@ -6,7 +6,8 @@
  */
 
 import { embeddedDefaultConfig, formatIssue, loadConfigFile } from "./config/load.ts";
-import type { ConfigIssue, ServerConfig } from "./config/types.ts";
+import type { ConfigIssue, ServerConfig, StorageConfig } from "./config/types.ts";
+import { openStorage, storageContext } from "./storage/open.ts";
 import { FtpServer } from "./ftp/server.ts";
 import { Logger } from "./log.ts";
 import { VERSION } from "./version.ts";
@@ -42,12 +43,7 @@ export async function main(args: string[]): Promise<number> {
   if (typeof parsed === "string") return printAndExit(parsed);
   const config = await obtainConfig(parsed);
   if (!config) return 1;
-  if (parsed.check) {
-    console.log(
-      `${config.source}: OK (${config.accounts.length} accounts, ${config.users.length} users)`,
-    );
-    return 0;
-  }
+  if (parsed.check) return await check(config);
   return await serve(config);
 }
 
@@ -108,6 +104,33 @@ function describeEmbeddedDefault(config: ServerConfig): string {
     `  storage: local directory ${root} (created if missing); log to stderr only`,
     `  For COS, copy conf/vsftpd.conf.example to ${DEFAULT_CONFIG_PATH} and edit it.`,
   ].join("\n");
+}
+
+/** Validates and probes every account's storage; 0 when all answer. */
+async function check(config: ServerConfig): Promise<number> {
+  const counts = `${config.accounts.length} accounts, ${config.users.length} users`;
+  console.log(`${config.source}: valid (${counts})`);
+  const context = storageContext(config);
+  let failures = 0;
+  for (const account of config.accounts) {
+    const what = `[${account.section}] ${describeStorage(account.storage)}`;
+    try {
+      const storage = await openStorage(account.storage, context);
+      await storage.probe();
+      await storage.close();
+      console.log(`${what}: OK`);
+    } catch (error) {
+      failures++;
+      console.log(`${what}: FAILED: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  return failures === 0 ? 0 : 1;
+}
+
+function describeStorage(storage: StorageConfig): string {
+  if (storage.kind === "local") return `local ${storage.root}`;
+  const where = storage.endpoint || storage.region;
+  return `cos ${storage.bucket}${storage.prefix ? `/${storage.prefix}` : ""} at ${where}`;
 }
 
 async function serve(config: ServerConfig): Promise<number> {

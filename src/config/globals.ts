@@ -56,6 +56,9 @@ export const DEFAULT_SETTINGS: Readonly<GlobalSettings> = {
   passiveAcceptTimeoutMs: 30_000,
   loginFailDelayMs: 3_000,
   maxLoginAttempts: 3,
+  uploadMemoryBudget: GIB,
+  cosTimeoutMs: 60_000,
+  maxRenameObjects: 1000,
 };
 
 /** Reads the global sections; bad values are logged and replaced by defaults. */
@@ -102,6 +105,24 @@ function readMasquerade(section: SectionReader, log: IssueLog): string {
 type OptionalSettings = Omit<GlobalSettings, keyof NetworkSettings | "singleFileMaxSize">;
 
 function readOptional(section: SectionReader, cwd: string, log: IssueLog): OptionalSettings {
+  const settings = readOptionalValues(section, cwd, log);
+  checkPartFitsBudget(settings, section, log);
+  return settings;
+}
+
+/** A part must fit twice in the budget (one filling, one uploading), or uploads cannot progress. */
+function checkPartFitsBudget(settings: OptionalSettings, section: SectionReader, log: IssueLog) {
+  if (settings.minPartSize * 2 <= settings.uploadMemoryBudget) return;
+  const entry = section.get("upload_memory_budget") ?? section.get("min_part_size");
+  log.error(
+    entry?.line ?? 0,
+    entry?.key ?? "upload_memory_budget",
+    `upload_memory_budget (${settings.uploadMemoryBudget} bytes) must be at least twice ` +
+      `min_part_size (${settings.minPartSize} bytes)`,
+  );
+}
+
+function readOptionalValues(section: SectionReader, cwd: string, log: IssueLog): OptionalSettings {
   const d = DEFAULT_SETTINGS;
   const read = (key: string, parse: Parser<number>, fallback: number) =>
     readValue(section, key, parse, fallback, log);
@@ -120,6 +141,17 @@ function readOptional(section: SectionReader, cwd: string, log: IssueLog): Optio
     passiveAcceptTimeoutMs: read("passive_accept_timeout", seconds, d.passiveAcceptTimeoutMs),
     loginFailDelayMs: read("login_failure_delay", seconds, d.loginFailDelayMs),
     maxLoginAttempts: read("max_login_attempts", integerIn(1, 1000), d.maxLoginAttempts),
+    uploadMemoryBudget: read(
+      "upload_memory_budget",
+      sizeIn(16 * MIB, 1024 * GIB, " (all uploads' part buffers together)"),
+      d.uploadMemoryBudget,
+    ),
+    cosTimeoutMs: read("cos_timeout", secondsIn(MAX_SECONDS, ""), d.cosTimeoutMs),
+    maxRenameObjects: read(
+      "max_rename_objects",
+      integerIn(0, 1e7, " (0 = refuse)"),
+      d.maxRenameObjects,
+    ),
   };
 }
 

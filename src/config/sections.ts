@@ -47,6 +47,9 @@ export const GLOBAL_KEYS: Readonly<Record<string, readonly string[]>> = {
     "passive_accept_timeout",
     "login_failure_delay",
     "max_login_attempts",
+    "upload_memory_budget",
+    "cos_timeout",
+    "max_rename_objects",
   ],
 };
 

@@ -81,6 +81,12 @@ export interface ServerConfig {
   passiveAcceptTimeoutMs: number;
   loginFailDelayMs: number;
   maxLoginAttempts: number;
+  /** Bytes all uploads together may hold in part buffers (the process-wide budget). */
+  uploadMemoryBudget: number;
+  /** Per-request timeout for COS calls. */
+  cosTimeoutMs: number;
+  /** Most objects a directory rename may move (0 = directory renames refused). */
+  maxRenameObjects: number;
   accounts: AccountConfig[];
   users: UserConfig[];
 }

@@ -43,3 +43,8 @@ export function replyForError(error: unknown): Reply {
   if (error instanceof StorageError) return reply(STORAGE_CODES[error.kind], error.message);
   return reply(451, "Requested action aborted: local error in processing");
 }
+
+/** The storage request id behind a failure (COS `x-cos-request-id`), for the log. */
+export function requestIdOf(error: unknown): string | undefined {
+  return error instanceof StorageError && error.requestId ? error.requestId : undefined;
+}

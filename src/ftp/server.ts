@@ -8,7 +8,7 @@
 import { lookup } from "node:dns/promises";
 import type { ServerConfig } from "../config/types.ts";
 import type { Logger } from "../log.ts";
-import { openStorage } from "../storage/open.ts";
+import { openStorage, storageContext } from "../storage/open.ts";
 import type { Storage } from "../storage/types.ts";
 import { UserDirectory } from "./auth.ts";
 import type { LoggedIn, SessionServices } from "./context.ts";
@@ -42,8 +42,19 @@ export class FtpServer implements SessionServices {
 
   /** Opens every account's storage and starts listening. */
   static async start(config: ServerConfig, log: Logger): Promise<FtpServer> {
+    const context = storageContext(
+      config,
+      (error, attempt) =>
+        log.warn("storage-retry", {
+          attempt,
+          reason: error.message,
+          requestId: error.requestId || undefined,
+        }),
+    );
     const storages: Storage[] = [];
-    for (const account of config.accounts) storages.push(await openStorage(account.storage));
+    for (const account of config.accounts) {
+      storages.push(await openStorage(account.storage, context));
+    }
     const listener = Deno.listen({ hostname: config.listenAddress, port: config.listenPort });
     return new FtpServer(config, log, listener, storages);
   }

@@ -13,7 +13,7 @@ import { COMMANDS } from "./commands/index.ts";
 import type { Session, SessionServices, SessionState, TransferSpec } from "./context.ts";
 import { readControlLines, ReplyWriter } from "./control.ts";
 import { DataChannels } from "./data.ts";
-import { FtpError, isExpected, replyForError } from "./errors.ts";
+import { FtpError, isExpected, replyForError, requestIdOf } from "./errors.ts";
 import type { PortPool } from "./passive.ts";
 import { unmapIPv4 } from "./passive.ts";
 import { type Reply, reply } from "./reply.ts";
@@ -182,6 +182,7 @@ export class FtpSession implements Session {
       arg: name === "PASS" ? undefined : arg,
       code: failure.code,
       reason: failure.lines.join(" "),
+      requestId: requestIdOf(error),
       error: isExpected(error) ? undefined : String(error),
     });
     await this.#writer.send(failure);

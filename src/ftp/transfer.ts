@@ -8,7 +8,7 @@
 
 import type { Logger } from "../log.ts";
 import type { DataChannels, DataConnection } from "./data.ts";
-import { FtpError, isExpected, replyForError } from "./errors.ts";
+import { FtpError, isExpected, replyForError, requestIdOf } from "./errors.ts";
 import type { TransferSpec } from "./context.ts";
 import type { Reply } from "./reply.ts";
 import { reply } from "./reply.ts";
@@ -52,6 +52,7 @@ export class ActiveTransfer {
     signal.addEventListener("abort", closeOnAbort);
     const stallTimer = this.#watchForStall();
     let outcome: Reply;
+    let requestId: string | undefined;
     try {
       conn = await this.host.data.connect(signal);
       signal.throwIfAborted();
@@ -64,6 +65,7 @@ export class ActiveTransfer {
     } catch (error) {
       const cause = signal.aborted ? signal.reason : error;
       outcome = replyForError(cause);
+      requestId = requestIdOf(cause);
       await this.spec.cleanup?.().catch(() => {});
       if (!isExpected(cause)) this.host.log.error("transfer-error", { error: String(cause) });
     } finally {
@@ -71,7 +73,7 @@ export class ActiveTransfer {
       signal.removeEventListener("abort", closeOnAbort);
       conn?.close();
     }
-    this.#log(outcome);
+    this.#log(outcome, requestId);
     await this.host.send(outcome);
   }
 
@@ -91,7 +93,7 @@ export class ActiveTransfer {
     }, every);
   }
 
-  #log(outcome: Reply): void {
+  #log(outcome: Reply, requestId?: string): void {
     const fields = {
       user: this.host.user,
       command: this.spec.command,
@@ -99,6 +101,7 @@ export class ActiveTransfer {
       bytes: this.#bytes,
       ms: Date.now() - this.#started,
       result: outcome.code === 226 ? "ok" : `${outcome.code} ${outcome.lines.join(" ")}`,
+      requestId,
     };
     if (outcome.code === 226) this.host.log.info("transfer", fields);
     else this.host.log.warn("transfer", fields);

@@ -136,6 +136,17 @@ export class LocalStorage implements Storage {
     }
   }
 
+  /** The root must be a directory we can create files in. */
+  async probe(): Promise<void> {
+    const temp = `${this.#staging}/probe-${crypto.randomUUID()}`;
+    try {
+      await Deno.writeFile(temp, new Uint8Array());
+      await Deno.remove(temp);
+    } catch (error) {
+      throw toStorageError(error, this.root);
+    }
+  }
+
   async close(): Promise<void> {}
 
   /** Maps a key to a path below the root, refusing anything that could leave it. */

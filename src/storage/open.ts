@@ -4,16 +4,43 @@
  * @module
  */
 
-import type { StorageConfig } from "../config/types.ts";
-import { StorageError } from "./errors.ts";
+import type { ServerConfig, StorageConfig } from "../config/types.ts";
+import { CosStorage } from "./cos/storage.ts";
+import type { StorageError } from "./errors.ts";
 import { LocalStorage } from "./local.ts";
+import { SlabPool } from "./slabs.ts";
 import type { Storage } from "./types.ts";
 
-/** Opens the backend `config` describes. */
-export async function openStorage(config: StorageConfig): Promise<Storage> {
-  if (config.kind === "local") return await LocalStorage.open(config.root);
-  throw new StorageError(
-    "failed",
-    `COS storage for bucket ${config.bucket} is not available in this build`,
-  );
+/** What all storages of one server share. */
+export interface StorageContext {
+  /** The process-wide upload memory budget. */
+  pool: SlabPool;
+  config: ServerConfig;
+  /** Hears about retried storage requests (for the log). */
+  onRetry?: (error: StorageError, attempt: number) => void;
+}
+
+/** The shared context for a server's config. */
+export function storageContext(
+  config: ServerConfig,
+  onRetry?: (error: StorageError, attempt: number) => void,
+): StorageContext {
+  return { pool: new SlabPool(config.uploadMemoryBudget), config, onRetry };
+}
+
+/** Opens the backend `storage` describes. */
+export async function openStorage(
+  storage: StorageConfig,
+  context: StorageContext,
+): Promise<Storage> {
+  if (storage.kind === "local") return await LocalStorage.open(storage.root);
+  const { config, pool, onRetry } = context;
+  return new CosStorage(storage, {
+    pool,
+    minPartSize: config.minPartSize,
+    parallelParts: config.uploadThreadNum,
+    timeoutMs: config.cosTimeoutMs,
+    maxRenameObjects: config.maxRenameObjects,
+    onRetry,
+  });
 }

@@ -73,6 +73,8 @@ export interface Storage {
   rmdir(dir: string): Promise<void>;
   /** Renames a file (`from`, `to` without "/") or a directory (both ending in "/"). */
   rename(from: string, to: string): Promise<void>;
+  /** Proves the storage is reachable and usable (for `--check`); throws a StorageError if not. */
+  probe(): Promise<void>;
   /** Releases connections and timers. */
   close(): Promise<void>;
 }

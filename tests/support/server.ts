@@ -45,6 +45,9 @@ export function testConfig(root: string, logDir: string): ServerConfig {
     passiveAcceptTimeoutMs: 5000,
     loginFailDelayMs: 50,
     maxLoginAttempts: 3,
+    uploadMemoryBudget: 256 * 1024 * 1024,
+    cosTimeoutMs: 10_000,
+    maxRenameObjects: 1000,
     accounts: [{ section: "TEST", homeDir: root, storage: { kind: "local", root } }],
     users: [user("demo", "demo")],
   };

@@ -1,0 +1,303 @@
+/**
+ * COS storage: the {@link Storage} interface over one bucket (and optional
+ * key prefix) through cos-nodejs-sdk-v5.
+ *
+ * Directories are `dir/` marker objects or implicit (keys under a prefix).
+ * Uploads go through the {@link MultipartWriter}; nothing is visible before
+ * commit and aborted uploads leave no parts behind.
+ *
+ * @module
+ */
+
+import { Readable } from "node:stream";
+import type { CosStorageConfig } from "../../config/types.ts";
+import { StorageError } from "../errors.ts";
+import { MAX_PART_BYTES, MultipartWriter } from "../multipart.ts";
+import { withRetry } from "../retry.ts";
+import type { SlabPool } from "../slabs.ts";
+import type { Entry, ListOptions, ReadOptions, Storage, WriteSink } from "../types.ts";
+import { type CosClient, createCosClient } from "./client.ts";
+import { fromCosError } from "./errors.ts";
+import { listPages } from "./listing.ts";
+import { cosTarget } from "./target.ts";
+
+/** Server-wide settings the COS backend needs. */
+export interface CosSettings {
+  pool: SlabPool;
+  minPartSize: number;
+  parallelParts: number;
+  timeoutMs: number;
+  maxRenameObjects: number;
+  /** Hears about retried requests and failures (for the log). */
+  onRetry?: (error: StorageError, attempt: number) => void;
+}
+
+/** Keys deleted per DeleteMultipleObjects request (the COS maximum). */
+const DELETE_BATCH = 1000;
+
+/** Storage in one COS bucket. */
+export class CosStorage implements Storage {
+  readonly description: string;
+  readonly #client: CosClient;
+  readonly #prefix: string;
+
+  constructor(config: CosStorageConfig, private readonly settings: CosSettings) {
+    this.#client = createCosClient(config, settings.timeoutMs);
+    this.#prefix = config.prefix;
+    this.description = `cos://${config.bucket}/${config.prefix}`;
+  }
+
+  /**
+   * HEAD on the bucket: proves endpoint, credentials and bucket (for `--check`).
+   * A HEAD reply has no body, so on failure one GET Bucket fetches COS's own
+   * error code and message for the report.
+   */
+  async probe(): Promise<void> {
+    const what = `bucket ${this.#client.bucket}`;
+    try {
+      await this.#client.sdk.headBucket(this.#bucketParams());
+    } catch (headError) {
+      await this.#client.sdk.getBucket({ ...this.#bucketParams(), MaxKeys: 1 }).catch((error) => {
+        throw fromCosError(error, what);
+      });
+      throw fromCosError(headError, what);
+    }
+  }
+
+  list(dir: string, options: ListOptions = {}): AsyncIterable<Entry[]> {
+    return listPages(this.#client, this.#key(dir), options);
+  }
+
+  async stat(key: string): Promise<Entry | null> {
+    try {
+      const head = await this.#client.sdk.headObject(this.#objectParams(key));
+      const headers = head.headers ?? {};
+      const modified = headers["last-modified"] ? new Date(headers["last-modified"]) : null;
+      return {
+        name: baseName(key),
+        kind: "file",
+        size: Number(headers["content-length"] ?? 0),
+        modified,
+      };
+    } catch (error) {
+      const failure = fromCosError(error, key);
+      if (failure.kind === "not-found") return null;
+      throw failure;
+    }
+  }
+
+  /** One request: is there the marker or any key under the prefix? */
+  async isDirectory(dir: string): Promise<boolean> {
+    if (dir === "") return true;
+    const result = await this.#client.sdk.getBucket({
+      ...this.#bucketParams(),
+      Prefix: this.#key(dir),
+      MaxKeys: 1,
+    }).catch((error: unknown) => {
+      throw fromCosError(error, dir);
+    });
+    return (result.Contents?.length ?? 0) > 0;
+  }
+
+  read(key: string, options: ReadOptions = {}): Promise<ReadableStream<Uint8Array>> {
+    const range = options.offset ? `bytes=${options.offset}-` : undefined;
+    const node = this.#client.sdk.getObjectStream({
+      ...this.#objectParams(key),
+      Range: range,
+    }) as unknown as Readable;
+    return Promise.resolve(toWebStream(node, key));
+  }
+
+  write(key: string): Promise<WriteSink> {
+    const { pool, minPartSize, parallelParts, onRetry } = this.settings;
+    const target = cosTarget(this.#client, this.#key(key), baseName(key));
+    // Half the budget at most: one part filling while another uploads.
+    const maxPartSize = Math.min(MAX_PART_BYTES, Math.floor(pool.capacity / 2) * 1024 * 1024);
+    return Promise.resolve(
+      new MultipartWriter(target, {
+        pool,
+        minPartSize,
+        maxPartSize,
+        parallel: parallelParts,
+        onRetry,
+      }),
+    );
+  }
+
+  async delete(key: string): Promise<void> {
+    if (!(await this.stat(key))) {
+      const dir = await this.isDirectory(`${key}/`);
+      throw new StorageError(dir ? "is-a-directory" : "not-found", `${key}: No such file`);
+    }
+    await this.#deleteKeys([this.#key(key)], key);
+  }
+
+  async mkdir(dir: string): Promise<void> {
+    if (await this.isDirectory(dir)) throw new StorageError("exists", `${dir} already exists`);
+    await this.#retry(
+      () => this.#client.sdk.putObject({ ...this.#objectParams(dir), Body: "" }),
+      dir,
+    );
+  }
+
+  /** Removes the marker of an empty directory; one listing decides empty, missing or not. */
+  async rmdir(dir: string): Promise<void> {
+    const marker = this.#key(dir);
+    const result = await this.#client.sdk.getBucket({
+      ...this.#bucketParams(),
+      Prefix: marker,
+      MaxKeys: 2,
+    }).catch((error: unknown) => {
+      throw fromCosError(error, dir);
+    });
+    const keys = (result.Contents ?? []).map((c) => c.Key);
+    if (keys.length === 0) throw new StorageError("not-found", `${dir}: No such directory`);
+    if (keys.some((k) => k !== marker)) {
+      throw new StorageError("not-empty", `${dir}: Directory not empty`);
+    }
+    await this.#deleteKeys([marker], dir);
+  }
+
+  async rename(from: string, to: string): Promise<void> {
+    if (from.endsWith("/")) return await this.#renameDirectory(from, to);
+    await this.#copy(this.#key(from), this.#key(to));
+    await this.#deleteKeys([this.#key(from)], from);
+  }
+
+  async close(): Promise<void> {}
+
+  /** Copies every key under `from` to `to`, then deletes the originals; refuses past the limit. */
+  async #renameDirectory(from: string, to: string): Promise<void> {
+    const limit = this.settings.maxRenameObjects;
+    const keys = await this.#allKeys(this.#key(from), limit);
+    const copied: string[] = [];
+    try {
+      for (const key of keys) {
+        const target = this.#key(to) + key.slice(this.#key(from).length);
+        await this.#copy(key, target);
+        copied.push(target);
+      }
+    } catch (error) {
+      // Roll back so a failed rename leaves the tree as it was.
+      await this.#deleteKeys(copied, to).catch(() => {});
+      throw error;
+    }
+    await this.#deleteKeys(keys, from);
+  }
+
+  /** Every key under `prefix`, refusing with `too-many` past `limit` (0 refuses all). */
+  async #allKeys(prefix: string, limit: number): Promise<string[]> {
+    const keys: string[] = [];
+    let marker = "";
+    while (true) {
+      const page = await this.#client.sdk.getBucket({
+        ...this.#bucketParams(),
+        Prefix: prefix,
+        Marker: marker,
+        MaxKeys: 1000,
+      }).catch((error: unknown) => {
+        throw fromCosError(error, prefix);
+      });
+      for (const item of page.Contents ?? []) keys.push(item.Key);
+      if (keys.length > limit) {
+        throw new StorageError(
+          "too-many",
+          `directory holds more than ${limit} objects (max_rename_objects); not renamed`,
+        );
+      }
+      if (page.IsTruncated !== "true") return keys;
+      marker = page.NextMarker || keys[keys.length - 1];
+    }
+  }
+
+  /** Server-side copy; multipart copy above 5 GB (COS's single-copy limit). */
+  async #copy(sourceKey: string, targetKey: string): Promise<void> {
+    const source = `${this.#client.bucket}.cos.${this.#client.region}.myqcloud.com/${
+      encodeKey(sourceKey)
+    }`;
+    await this.#client.sdk.sliceCopyFile({
+      ...this.#bucketParams(),
+      Key: targetKey,
+      CopySource: source,
+      CopySliceSize: MAX_PART_BYTES,
+    }).catch((error: unknown) => {
+      throw fromCosError(error, sourceKey);
+    });
+  }
+
+  async #deleteKeys(keys: string[], what: string): Promise<void> {
+    for (let i = 0; i < keys.length; i += DELETE_BATCH) {
+      const Objects = keys.slice(i, i + DELETE_BATCH).map((Key) => ({ Key }));
+      const result = await this.#retry(
+        () => this.#client.sdk.deleteMultipleObject({ ...this.#bucketParams(), Objects }),
+        what,
+      );
+      const failed = result.Error ?? [];
+      if (failed.length > 0) {
+        throw new StorageError(
+          "failed",
+          `${what}: COS could not delete ${failed[0].Key}: ${failed[0].Message}`,
+        );
+      }
+    }
+  }
+
+  #retry<T>(action: () => Promise<T>, what: string): Promise<T> {
+    return withRetry(
+      async () => {
+        try {
+          return await action();
+        } catch (error) {
+          throw fromCosError(error, what);
+        }
+      },
+      undefined,
+      this.settings.onRetry,
+    );
+  }
+
+  #key(key: string): string {
+    return this.#prefix + key;
+  }
+
+  #bucketParams() {
+    return { Bucket: this.#client.bucket, Region: this.#client.region };
+  }
+
+  #objectParams(key: string) {
+    return { ...this.#bucketParams(), Key: this.#key(key) };
+  }
+}
+
+/** URI-encodes each segment of a key, keeping the slashes (the copy-source form COS parses). */
+function encodeKey(key: string): string {
+  return key.split("/").map(encodeURIComponent).join("/");
+}
+
+function baseName(key: string): string {
+  const trimmed = key.replace(/\/$/, "");
+  return trimmed.slice(trimmed.lastIndexOf("/") + 1);
+}
+
+/**
+ * A web stream over the SDK's download stream. Cancelling it destroys the
+ * node stream with an error, which makes the SDK abort the HTTP request
+ * instead of leaving a half-read response on a pooled connection.
+ */
+function toWebStream(node: Readable, key: string): ReadableStream<Uint8Array> {
+  const chunks = node[Symbol.asyncIterator]();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { value, done } = await chunks.next();
+        if (done) controller.close();
+        else controller.enqueue(value as Uint8Array);
+      } catch (error) {
+        controller.error(fromCosError(error, key));
+      }
+    },
+    cancel() {
+      node.destroy(new Error("download cancelled"));
+    },
+  }, { highWaterMark: 0 });
+}

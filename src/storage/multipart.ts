@@ -1,0 +1,202 @@
+/**
+ * The multipart writer: turns a stream of uploaded bytes into a single PUT
+ * (small files) or a multipart upload, with bounded memory.
+ *
+ * Bytes fill a part buffer reserved whole from the process-wide
+ * {@link SlabPool}; a full part is uploaded in the background while the next
+ * fills, up to `parallel` parts in flight. When the pool or the in-flight
+ * limit is exhausted, {@link MultipartWriter.write} waits, so the caller stops
+ * reading its socket. Nothing is visible until {@link MultipartWriter.commit};
+ * {@link MultipartWriter.abort} (or any failure) aborts the multipart upload
+ * so no parts are left to bill.
+ *
+ * @module
+ */
+
+import { StorageError } from "./errors.ts";
+import { DEFAULT_RETRY, type RetryPolicy, withRetry } from "./retry.ts";
+import { SLAB_BYTES, SlabBuffer, type SlabPool } from "./slabs.ts";
+import type { Entry, WriteSink } from "./types.ts";
+
+/** COS limits (multipart upload). */
+export const MAX_PARTS = 10_000;
+export const MAX_PART_BYTES = 5 * 1024 ** 3;
+
+/** Parts per size step: the part size doubles every this many parts. */
+export const GROWTH_EVERY_PARTS = 100;
+
+/** What the writer needs from the object store, for one key. */
+export interface ObjectTarget {
+  /** Stores the whole object in one request. */
+  put(body: Uint8Array[], size: number): Promise<Entry>;
+  /** Starts a multipart upload; returns its id. */
+  initiate(): Promise<string>;
+  /** Uploads one part; returns its ETag. */
+  uploadPart(
+    uploadId: string,
+    partNumber: number,
+    body: Uint8Array[],
+    size: number,
+  ): Promise<string>;
+  /** Makes the object from the parts. */
+  complete(uploadId: string, etags: string[]): Promise<Entry>;
+  /** Discards the upload and its parts. */
+  abort(uploadId: string): Promise<void>;
+}
+
+/** How uploads are cut into parts. */
+export interface MultipartOptions {
+  pool: SlabPool;
+  /** First part size (a multiple of {@link SLAB_BYTES}). */
+  minPartSize: number;
+  /** Largest part size (at most {@link MAX_PART_BYTES} and what the pool can hold). */
+  maxPartSize: number;
+  /** Parts uploaded at once per file. */
+  parallel: number;
+  retry?: RetryPolicy;
+  /** Hears about each retried request (for the log). */
+  onRetry?: (error: StorageError, attempt: number) => void;
+}
+
+/**
+ * Size of part `partNumber` (1-based): `minPartSize` doubled every
+ * {@link GROWTH_EVERY_PARTS} parts, capped at `maxPartSize`, so a stream of
+ * unknown length is not stopped by the 10,000-part limit at
+ * 10,000 x min_part_size.
+ */
+export function partSize(partNumber: number, minPartSize: number, maxPartSize: number): number {
+  const doublings = Math.floor((partNumber - 1) / GROWTH_EVERY_PARTS);
+  const size = minPartSize * 2 ** Math.min(doublings, 32);
+  const capped = Math.min(size, maxPartSize);
+  return Math.max(SLAB_BYTES, Math.floor(capped / SLAB_BYTES) * SLAB_BYTES);
+}
+
+/** The most bytes a single upload can reach under these options. */
+export function maxUploadBytes(minPartSize: number, maxPartSize: number): number {
+  let total = 0;
+  for (let n = 1; n <= MAX_PARTS; n++) total += partSize(n, minPartSize, maxPartSize);
+  return total;
+}
+
+/** A {@link WriteSink} that uploads through an {@link ObjectTarget}. */
+export class MultipartWriter implements WriteSink {
+  #current: SlabBuffer | null = null;
+  #parts = 0;
+  #uploadId: string | null = null;
+  readonly #inflight = new Set<Promise<void>>();
+  readonly #etags: string[] = [];
+  #failure: StorageError | null = null;
+  #bytes = 0;
+  #finished = false;
+
+  constructor(private readonly target: ObjectTarget, private readonly options: MultipartOptions) {}
+
+  get bytesWritten(): number {
+    return this.#bytes;
+  }
+
+  async write(chunk: Uint8Array): Promise<void> {
+    this.#throwIfFailed();
+    let offset = 0;
+    while (offset < chunk.length) {
+      // A full part is sent only when more bytes come, so a file of exactly one part is one PUT.
+      if (this.#current?.room === 0) await this.#submitCurrent();
+      this.#current ??= await this.#reserve(this.#parts + 1);
+      offset += this.#current.append(chunk.subarray(offset));
+      this.#throwIfFailed();
+    }
+    this.#bytes += chunk.length;
+  }
+
+  async commit(): Promise<Entry> {
+    this.#throwIfFailed();
+    this.#finished = true;
+    if (this.#uploadId === null) return await this.#putWhole();
+    if (this.#current && this.#current.length > 0) await this.#submitCurrent();
+    else this.#release();
+    await Promise.all(this.#inflight);
+    if (this.#failure) throw this.#failure;
+    const uploadId = this.#uploadId;
+    return await this.#retry(() => this.target.complete(uploadId, this.#etags));
+  }
+
+  async abort(): Promise<void> {
+    this.#finished = true;
+    this.#failure ??= new StorageError("aborted", "upload aborted");
+    await Promise.allSettled(this.#inflight);
+    this.#release();
+    const uploadId = this.#uploadId;
+    this.#uploadId = null;
+    if (uploadId !== null) await this.#retry(() => this.target.abort(uploadId));
+  }
+
+  /** Everything fit in the first part: one PUT, no multipart upload at all. */
+  async #putWhole(): Promise<Entry> {
+    const part = this.#current;
+    try {
+      const views = part ? part.views() : [];
+      return await this.#retry(() => this.target.put(views, part?.length ?? 0));
+    } finally {
+      this.#release();
+    }
+  }
+
+  async #reserve(partNumber: number): Promise<SlabBuffer> {
+    if (partNumber > MAX_PARTS) {
+      throw new StorageError(
+        "too-large",
+        `upload exceeds ${MAX_PARTS} parts (the object size limit)`,
+      );
+    }
+    const { minPartSize, maxPartSize, pool } = this.options;
+    const size = partSize(partNumber, minPartSize, maxPartSize);
+    return new SlabBuffer(await pool.take(size / SLAB_BYTES));
+  }
+
+  async #submitCurrent(): Promise<void> {
+    const part = this.#current!;
+    this.#current = null;
+    const partNumber = ++this.#parts;
+    try {
+      this.#uploadId ??= await this.#retry(() => this.target.initiate());
+      while (this.#inflight.size >= this.options.parallel) await Promise.race(this.#inflight);
+    } catch (error) {
+      this.options.pool.give(part.slabs);
+      throw error;
+    }
+    const upload = this.#uploadPart(this.#uploadId, partNumber, part)
+      .finally(() => this.#inflight.delete(upload));
+    this.#inflight.add(upload);
+  }
+
+  async #uploadPart(uploadId: string, partNumber: number, part: SlabBuffer): Promise<void> {
+    try {
+      const views = part.views();
+      this.#etags[partNumber - 1] = await this.#retry(() =>
+        this.target.uploadPart(uploadId, partNumber, views, part.length)
+      );
+    } catch (error) {
+      this.#failure ??= asStorageError(error);
+    } finally {
+      this.options.pool.give(part.slabs);
+    }
+  }
+
+  #retry<T>(action: () => Promise<T>): Promise<T> {
+    return withRetry(action, this.options.retry ?? DEFAULT_RETRY, this.options.onRetry);
+  }
+
+  #release(): void {
+    if (this.#current) this.options.pool.give(this.#current.slabs);
+    this.#current = null;
+  }
+
+  #throwIfFailed(): void {
+    if (this.#failure) throw this.#failure;
+    if (this.#finished) throw new StorageError("failed", "upload already finished");
+  }
+}
+
+function asStorageError(error: unknown): StorageError {
+  return error instanceof StorageError ? error : new StorageError("failed", String(error));
+}
