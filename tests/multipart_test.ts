@@ -10,7 +10,7 @@ import {
   type ObjectTarget,
   partSize,
 } from "../src/storage/multipart.ts";
-import { SLAB_BYTES, SlabPool } from "../src/storage/slabs.ts";
+import { PartBufferPool } from "../src/storage/buffers.ts";
 import type { Entry } from "../src/storage/types.ts";
 import { assert, assertEquals, assertRejects } from "./support/assert.ts";
 import { randomBytes } from "./support/server.ts";
@@ -27,18 +27,18 @@ class FakeTarget implements ObjectTarget {
   failPart: { number: number; times: number; kind: StorageError["kind"] } | null = null;
   aborted = false;
 
-  async put(body: Uint8Array[], size: number): Promise<Entry> {
-    this.calls.push(`put ${size}`);
-    this.stored = concat(body);
-    return { name: "k", kind: "file", size, modified: new Date() };
+  put(body: Uint8Array): Promise<Entry> {
+    this.calls.push(`put ${body.length}`);
+    this.stored = body.slice();
+    return Promise.resolve({ name: "k", kind: "file", size: body.length, modified: new Date() });
   }
 
-  async initiate(): Promise<string> {
+  initiate(): Promise<string> {
     this.calls.push("initiate");
-    return "upload-1";
+    return Promise.resolve("upload-1");
   }
 
-  async uploadPart(_id: string, n: number, body: Uint8Array[], size: number): Promise<string> {
+  async uploadPart(_id: string, n: number, body: Uint8Array): Promise<string> {
     this.inflight++;
     this.maxInflight = Math.max(this.maxInflight, this.inflight);
     try {
@@ -47,24 +47,30 @@ class FakeTarget implements ObjectTarget {
         this.failPart.times--;
         throw new StorageError(this.failPart.kind, `injected failure on part ${n}`);
       }
-      this.calls.push(`part ${n} ${size}`);
-      this.parts.set(n, concat(body)); // the writer reuses its slabs: copy, as COS would
+      this.calls.push(`part ${n} ${body.length}`);
+      this.parts.set(n, body.slice()); // the writer reuses its buffers: copy, as COS would
       return `etag-${n}`;
     } finally {
       this.inflight--;
     }
   }
 
-  async complete(_id: string, etags: string[]): Promise<Entry> {
+  complete(_id: string, etags: string[]): Promise<Entry> {
     this.calls.push(`complete ${etags.join(",")}`);
     const numbers = [...this.parts.keys()].sort((a, b) => a - b);
     this.stored = concat(numbers.map((n) => this.parts.get(n)!));
-    return { name: "k", kind: "file", size: this.stored.length, modified: new Date() };
+    return Promise.resolve({
+      name: "k",
+      kind: "file",
+      size: this.stored.length,
+      modified: new Date(),
+    });
   }
 
-  async abort(): Promise<void> {
+  abort(): Promise<void> {
     this.calls.push("abort");
     this.aborted = true;
+    return Promise.resolve();
   }
 }
 
@@ -78,7 +84,7 @@ function concat(views: Uint8Array[]): Uint8Array {
   return out;
 }
 
-function writer(target: FakeTarget, pool = new SlabPool(64 * MIB), parallel = 2) {
+function writer(target: FakeTarget, pool = new PartBufferPool(64 * MIB), parallel = 2) {
   return new MultipartWriter(target, {
     pool,
     minPartSize: 2 * MIB,
@@ -107,7 +113,7 @@ Deno.test("multipart: files up to one part are a single PUT (0 B, 1 B, exactly o
 
 Deno.test("multipart: one part + 1 byte goes multipart, reassembled byte-exact", async () => {
   const target = new FakeTarget();
-  const pool = new SlabPool(64 * MIB);
+  const pool = new PartBufferPool(64 * MIB);
   const sink = writer(target, pool);
   const bytes = randomBytes(2 * MIB + 1);
   await feed(sink, bytes);
@@ -124,7 +130,7 @@ Deno.test("multipart: one part + 1 byte goes multipart, reassembled byte-exact",
 
 Deno.test("multipart: parallel limit and memory budget hold; waits instead of allocating", async () => {
   const target = new FakeTarget();
-  const pool = new SlabPool(6 * MIB); // three 2 MiB parts at most
+  const pool = new PartBufferPool(6 * MIB); // three 2 MiB parts at most
   const sink = writer(target, pool, 4);
   let peak = 0;
   const bytes = randomBytes(21 * MIB);
@@ -134,7 +140,7 @@ Deno.test("multipart: parallel limit and memory budget hold; waits instead of al
   }
   await sink.commit();
   assertEquals(target.stored, bytes);
-  assert(peak <= pool.capacity, `slabs in use ${peak} > ${pool.capacity}`);
+  assert(peak <= pool.capacity, `bytes in use ${peak} > ${pool.capacity}`);
   assert(target.maxInflight <= 3, `${target.maxInflight} parts in flight: the budget holds 3`);
   assert(target.maxInflight >= 2, "parts do go up in parallel");
   assertEquals(pool.inUse, 0);
@@ -151,7 +157,7 @@ Deno.test("multipart: a transient part failure is retried; a persistent one fail
 
   const broken = new FakeTarget();
   broken.failPart = { number: 2, times: 99, kind: "transient" };
-  const pool = new SlabPool(64 * MIB);
+  const pool = new PartBufferPool(64 * MIB);
   const failing = writer(broken, pool);
   const error = await assertRejects(async () => {
     await feed(failing, randomBytes(9 * MIB));
@@ -166,7 +172,7 @@ Deno.test("multipart: a transient part failure is retried; a persistent one fail
 
 Deno.test("multipart: abort mid-stream releases memory and aborts; nothing completes", async () => {
   const target = new FakeTarget();
-  const pool = new SlabPool(64 * MIB);
+  const pool = new PartBufferPool(64 * MIB);
   const sink = writer(target, pool);
   await feed(sink, randomBytes(5 * MIB));
   await sink.abort();
@@ -185,5 +191,4 @@ Deno.test("multipart: part sizes grow so 10,000 parts reach far beyond 10,000 x 
   assertEquals(partSize(10_000, 8 * MIB, 1024 * MIB), 1024 * MIB);
   const reach = maxUploadBytes(8 * MIB, 5 * 1024 * MIB);
   assert(reach > 44 * 1024 ** 4, `reach ${reach / 1024 ** 4} TiB`);
-  assert(SLAB_BYTES === MIB);
 });

@@ -1,25 +1,40 @@
 /**
  * `deno task bench`: throughput and memory of the gateway, measured in one
- * run as ratios against a baseline doing the same work without FTP, and
- * peak server RSS checked against the documented bound.
+ * run as ratios against a baseline doing the same work without the gateway,
+ * and peak server RSS checked against the documented bound
+ * (tools/bench/memory.ts, README "Memory").
  *
- * Local storage: the baseline is a plain Deno TCP peer writing the socket to
- * a file (1 MiB writes + fsync, as the local backend does) or sending a file.
+ * COS: the baseline is the official SDK feeding the same COS emulator
+ * directly, with the gateway's part size and parallelism. Local storage: a
+ * plain Deno TCP peer doing the same socket <-> file work.
  *
- * Environment: BENCH_MIB (size of the big transfers, default 1024),
- * BENCH_PARALLEL (default 50) and BENCH_PARALLEL_MIB (default 20).
+ * Environment: BENCH_BACKENDS (default "cos,local"), BENCH_MIB (size of
+ * the throughput transfers, default 1024), BENCH_MEMORY_MIB (the memory
+ * upload, default 2048), BENCH_PARALLEL (default 50), BENCH_PARALLEL_MIB
+ * (default 20).
  */
 
-import { MEMORY_BOUND_DOC, memoryBoundBytes } from "./bench/memory.ts";
-import { type Measured, startServerProcess } from "./bench/server_process.ts";
+import { type Load, MEMORY_BOUND_DOC, memoryBoundBytes } from "./bench/memory.ts";
+import { freePort, type Measured, startServerProcess } from "./bench/server_process.ts";
+import { partSize } from "../src/storage/multipart.ts";
 
 const MIB = 1024 * 1024;
-const BIG_MIB = Number(Deno.env.get("BENCH_MIB") ?? 1024);
-const PARALLEL = Number(Deno.env.get("BENCH_PARALLEL") ?? 50);
-const PARALLEL_MIB = Number(Deno.env.get("BENCH_PARALLEL_MIB") ?? 20);
+const env = (name: string, fallback: number) => Number(Deno.env.get(name) ?? fallback);
+const BIG_MIB = env("BENCH_MIB", 1024);
+const MEMORY_MIB = env("BENCH_MEMORY_MIB", 2048);
+const PARALLEL = env("BENCH_PARALLEL", 50);
+const PARALLEL_MIB = env("BENCH_PARALLEL_MIB", 20);
+const BACKENDS = (Deno.env.get("BENCH_BACKENDS") ?? "cos,local").split(",");
 const TARGET_RATIO = 0.8;
-const RUNS = 3;
+const RUNS = 5;
+/** The gateway's defaults, which the SDK baseline copies. */
+const PART_BYTES = 8 * MIB;
+const THREADS = 4;
+const BUDGET = 1024 * MIB;
 const HERE = new URL(".", import.meta.url).pathname;
+const SECRET_ID = "AKIDbenchmark000000000000000000000";
+const SECRET_KEY = "benchmark-secret-key";
+const BUCKET = "bench-1250000000";
 
 interface Row {
   what: string;
@@ -39,46 +54,158 @@ try {
 async function main(): Promise<void> {
   const big = `${work}/big.bin`;
   await makeRandomFile(big, BIG_MIB * MIB);
-  const server = await startServerProcess(work);
-  try {
-    await compareThroughput(server, big);
-    await parallelUploads(server);
-  } finally {
-    await server.stop();
-  }
+  if (BACKENDS.includes("cos")) await benchCos(big);
+  if (BACKENDS.includes("local")) await benchLocal(big);
   printTable();
   if (rows.some((r) => !r.ok)) Deno.exit(1);
 }
 
-async function compareThroughput(server: Measured, big: string): Promise<void> {
-  const bytes = BIG_MIB * MIB;
-  const ftp = (kind: string, local: string) =>
-    client([kind, "127.0.0.1", String(server.port), "bench", "bench", local, "big.bin"]);
-  const stored = `${server.root}/big.bin`;
+async function benchCos(big: string): Promise<void> {
+  const emulator = await startEmulator();
+  const account = [
+    `cos_secretid = ${SECRET_ID}`,
+    `cos_secretkey = ${SECRET_KEY}`,
+    `cos_bucket = ${BUCKET}`,
+    `cos_region = ${emulator.region}`,
+    `cos_endpoint = ${emulator.url}`,
+    "home_dir = /bench",
+  ];
+  const sdk = (op: "put" | "get", key: string) =>
+    runTimed("deno", [
+      "run",
+      "--allow-all",
+      `${HERE}bench/sdk_client.ts`,
+      op,
+      emulator.url,
+      emulator.region,
+      SECRET_ID,
+      SECRET_KEY,
+      BUCKET,
+      key,
+      big,
+      String(PART_BYTES),
+      String(THREADS),
+    ]);
+  try {
+    await withServer(account, async (server) => {
+      const put = await bestOfPairs(
+        () => ftp(server, "ftp-put", big, "big.bin"),
+        () => sdk("put", "sdk.bin"),
+      );
+      const get = await bestOfPairs(
+        () => ftp(server, "ftp-get", "-", "big.bin"),
+        () => sdk("get", "sdk.bin"),
+      );
+      addRatio(`COS STOR ${BIG_MIB} MiB: gateway / SDK`, BIG_MIB * MIB, put);
+      addRatio(`COS RETR ${BIG_MIB} MiB: gateway / SDK`, BIG_MIB * MIB, get);
+    });
+    // Fresh processes: memory freed by earlier transfers is not always returned to the OS.
+    await withServer(account, memoryDuringUpload);
+    await withServer(account, (server) => parallelUploads(server, "COS", true));
+  } finally {
+    await emulator.stop();
+  }
+}
+
+/** Runs `work` against a fresh server process. */
+async function withServer(
+  account: string[],
+  run: (server: Measured) => Promise<void>,
+): Promise<void> {
+  const server = await startServerProcess(work, account);
+  try {
+    await run(server);
+  } finally {
+    await server.stop();
+  }
+}
+
+async function benchLocal(big: string): Promise<void> {
+  const account = ["storage = local", `local_root = ${work}/root`];
+  await withServer(account, async (server) => {
+    const stored = `${work}/root/big.bin`;
+    const put = await bestOfPairs(
+      async () => (await Deno.remove(stored).catch(() => {}),
+        await ftp(server, "ftp-put", big, "big.bin")),
+      () => rawTransfer("sink", `${work}/raw.bin`, ["raw-put", big]),
+    );
+    const get = await bestOfPairs(
+      () => ftp(server, "ftp-get", "-", "big.bin"),
+      () => rawTransfer("source", stored, ["raw-get"]),
+    );
+    addRatio(`local STOR ${BIG_MIB} MiB: gateway / raw TCP`, BIG_MIB * MIB, put);
+    addRatio(`local RETR ${BIG_MIB} MiB: gateway / raw TCP`, BIG_MIB * MIB, get);
+  });
+  await withServer(account, (server) => parallelUploads(server, "local", false));
+}
+
+/** Peak RSS while one large COS upload streams through. */
+async function memoryDuringUpload(server: Measured): Promise<void> {
+  const file = `${work}/memory.bin`;
+  await makeRandomFile(file, MEMORY_MIB * MIB);
   server.resetPeak();
-  // Interleaved pairs, best of each, and every written file deleted before the next run:
-  // disk write-back and caches then favour neither side.
-  const put = await bestOfPairs(
-    async () => (await removeFile(stored), await ftp("ftp-put", big)),
-    () => rawTransfer("sink", `${work}/raw.bin`, ["raw-put", big]),
+  await ftp(server, "ftp-put", file, "memory.bin");
+  const peak = server.peakRss();
+  await Deno.remove(file);
+  const parts = Math.ceil(MEMORY_MIB * MIB / PART_BYTES);
+  const load = {
+    uploads: 1,
+    transfers: 1,
+    partBytes: partSize(parts, PART_BYTES, BUDGET / 2),
+    threads: THREADS,
+    budgetBytes: BUDGET,
+  };
+  checkMemory(`COS peak RSS during a ${MEMORY_MIB} MiB upload`, server, peak, load);
+}
+
+async function parallelUploads(server: Measured, label: string, cos: boolean): Promise<void> {
+  const file = `${work}/p.bin`;
+  await makeRandomFile(file, PARALLEL_MIB * MIB);
+  server.resetPeak();
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: PARALLEL }, (_, i) => ftp(server, "ftp-put", file, `p${i}.bin`)),
   );
-  const storPeak = server.peakRss();
-  const get = await bestOfPairs(
-    () => ftp("ftp-get", "-"),
-    () => rawTransfer("source", stored, ["raw-get"]),
-  );
-  addRatio(`STOR ${BIG_MIB} MiB`, bytes, put.gateway, put.baseline);
-  addRatio(`RETR ${BIG_MIB} MiB`, bytes, get.gateway, get.baseline);
-  const bound = memoryBoundBytes(server.idleRss, 1);
+  const seconds = (performance.now() - started) / 1000;
+  const peak = server.peakRss();
+  const total = PARALLEL * PARALLEL_MIB;
   rows.push({
-    what: `peak RSS during the ${BIG_MIB} MiB STORs`,
-    value: mib(storPeak),
-    check: `<= ${mib(bound)} (bound for 1 transfer)`,
-    ok: storPeak <= bound,
+    what: `${label} ${PARALLEL} parallel ${PARALLEL_MIB} MiB uploads`,
+    value: `${seconds.toFixed(2)} s (${(total / seconds).toFixed(0)} MiB/s)`,
+    check: "all complete",
+    ok: true,
+  });
+  const load = {
+    uploads: cos ? PARALLEL : 0,
+    transfers: PARALLEL,
+    partBytes: PART_BYTES,
+    threads: THREADS,
+    budgetBytes: BUDGET,
+  };
+  checkMemory(`${label} peak RSS, ${PARALLEL} parallel uploads`, server, peak, load);
+}
+
+function checkMemory(what: string, server: Measured, peak: number, load: Load): void {
+  const bound = memoryBoundBytes(server.idleRss, load);
+  rows.push({
+    what,
+    value: `${mib(peak)} (idle ${mib(server.idleRss)})`,
+    check: `<= ${mib(bound)}`,
+    ok: peak <= bound,
   });
 }
 
-/** The fastest of {@link RUNS} alternating runs of each, in seconds. */
+function addRatio(what: string, bytes: number, times: { gateway: number; baseline: number }): void {
+  const ratio = times.baseline / times.gateway;
+  rows.push({
+    what,
+    value: `${rate(bytes, times.gateway)} / ${rate(bytes, times.baseline)} = ${ratio.toFixed(2)}`,
+    check: `>= ${TARGET_RATIO}`,
+    ok: ratio >= TARGET_RATIO,
+  });
+}
+
+/** The fastest of {@link RUNS} alternating runs of each side, in seconds. */
 async function bestOfPairs(
   gatewayRun: () => Promise<number>,
   baselineRun: () => Promise<number>,
@@ -92,58 +219,19 @@ async function bestOfPairs(
   return { gateway, baseline };
 }
 
-async function removeFile(path: string): Promise<void> {
-  await Deno.remove(path).catch(() => {});
+/** One FTP transfer by the Python client; returns its seconds. */
+function ftp(server: Measured, kind: string, local: string, remote: string): Promise<number> {
+  const args = [kind, "127.0.0.1", String(server.port), "bench", "bench", local, remote];
+  return runTimed("python3", [`${HERE}bench/client.py`, ...args]);
 }
 
-async function parallelUploads(server: Measured): Promise<void> {
-  const file = `${work}/p.bin`;
-  await makeRandomFile(file, PARALLEL_MIB * MIB);
-  server.resetPeak();
-  const started = performance.now();
-  await Promise.all(
-    Array.from(
-      { length: PARALLEL },
-      (_, i) =>
-        client(["ftp-put", "127.0.0.1", String(server.port), "bench", "bench", file, `p${i}.bin`]),
-    ),
-  );
-  const seconds = (performance.now() - started) / 1000;
-  const peak = server.peakRss();
-  const bound = memoryBoundBytes(server.idleRss, PARALLEL);
-  const total = PARALLEL * PARALLEL_MIB;
-  rows.push({
-    what: `${PARALLEL} parallel ${PARALLEL_MIB} MiB uploads`,
-    value: `${seconds.toFixed(2)} s (${(total / seconds).toFixed(0)} MiB/s)`,
-    check: "all complete",
-    ok: true,
-  });
-  rows.push({
-    what: `peak RSS during ${PARALLEL} parallel uploads`,
-    value: mib(peak),
-    check: `<= ${mib(bound)} (bound for ${PARALLEL} transfers)`,
-    ok: peak <= bound,
-  });
-}
-
-function addRatio(what: string, bytes: number, gateway: number, baseline: number): void {
-  const ratio = baseline / gateway;
-  rows.push({
-    what: `${what}: gateway / baseline`,
-    value: `${rate(bytes, gateway)} / ${rate(bytes, baseline)} = ${ratio.toFixed(2)}`,
-    check: `>= ${TARGET_RATIO}`,
-    ok: ratio >= TARGET_RATIO,
-  });
-}
-
-/** Runs the Python benchmark client; returns the seconds it measured. */
-async function client(args: string[]): Promise<number> {
-  const out = await new Deno.Command("python3", {
-    args: [`${HERE}bench/client.py`, ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  if (!out.success) throw new Error(`bench client failed: ${new TextDecoder().decode(out.stderr)}`);
+/** Runs a client that prints its own seconds. */
+async function runTimed(command: string, args: string[]): Promise<number> {
+  const exe = command === "deno" ? Deno.execPath() : command;
+  const out = await new Deno.Command(exe, { args, stdout: "piped", stderr: "piped" }).output();
+  if (!out.success) {
+    throw new Error(`${command} ${args[0]} failed: ${new TextDecoder().decode(out.stderr)}`);
+  }
   return Number(new TextDecoder().decode(out.stdout).trim());
 }
 
@@ -167,17 +255,40 @@ async function rawTransfer(mode: "sink" | "source", path: string, args: string[]
   await reader.read(); // "ready"
   reader.releaseLock();
   const [kind, ...rest] = args;
-  const seconds = await client([kind, "127.0.0.1", String(port), ...rest]);
+  const seconds = await runTimed("python3", [
+    `${HERE}bench/client.py`,
+    kind,
+    "127.0.0.1",
+    String(port),
+    ...rest,
+  ]);
   await peer.status;
   await peer.stdout.cancel();
   return seconds;
 }
 
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = listener.addr.port;
-  listener.close();
-  return port;
+/** The emulator as a child process. */
+async function startEmulator() {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", `${HERE}bench/emulator_process.ts`, SECRET_ID, SECRET_KEY, BUCKET],
+    stdout: "piped",
+  }).spawn();
+  const reader = child.stdout.getReader();
+  const { value } = await reader.read();
+  reader.releaseLock();
+  const { port, region } = JSON.parse(new TextDecoder().decode(value)) as {
+    port: number;
+    region: string;
+  };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    region,
+    async stop() {
+      child.kill("SIGTERM");
+      await child.status;
+      await child.stdout.cancel();
+    },
+  };
 }
 
 async function makeRandomFile(path: string, size: number): Promise<void> {
@@ -195,13 +306,15 @@ function rate(bytes: number, seconds: number): string {
 }
 
 function mib(bytes: number): string {
-  return `${(bytes / MIB).toFixed(1)} MiB`;
+  return `${(bytes / MIB).toFixed(0)} MiB`;
 }
 
 function printTable(): void {
   const cpu = Deno.readTextFileSync("/proc/cpuinfo").match(/model name\s*:\s*(.*)/)?.[1] ?? "?";
+  const memory = Deno.readTextFileSync("/proc/meminfo").match(/MemTotal:\s*(\d+)/)?.[1] ?? "0";
   console.log(
-    `\ncos-ftp-server benchmark (local storage, loopback, ${navigator.hardwareConcurrency} cores, ${cpu})`,
+    `\ncos-ftp-server benchmark: loopback, ${navigator.hardwareConcurrency} cores (${cpu}), ` +
+      `${(Number(memory) / MIB).toFixed(0)} GiB; best of ${RUNS} alternating runs`,
   );
   console.log(`memory bound: ${MEMORY_BOUND_DOC}\n`);
   const width = Math.max(...rows.map((r) => r.what.length));

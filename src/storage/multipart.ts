@@ -2,8 +2,8 @@
  * The multipart writer: turns a stream of uploaded bytes into a single PUT
  * (small files) or a multipart upload, with bounded memory.
  *
- * Bytes fill a part buffer reserved whole from the process-wide
- * {@link SlabPool}; a full part is uploaded in the background while the next
+ * Bytes fill a part buffer taken whole from the process-wide
+ * {@link PartBufferPool}; a full part is uploaded in the background while the next
  * fills, up to `parallel` parts in flight. When the pool or the in-flight
  * limit is exhausted, {@link MultipartWriter.write} waits, so the caller stops
  * reading its socket. Nothing is visible until {@link MultipartWriter.commit};
@@ -15,29 +15,30 @@
 
 import { StorageError } from "./errors.ts";
 import { DEFAULT_RETRY, type RetryPolicy, withRetry } from "./retry.ts";
-import { SLAB_BYTES, SlabBuffer, type SlabPool } from "./slabs.ts";
+import { PartBuffer, type PartBufferPool } from "./buffers.ts";
 import type { Entry, WriteSink } from "./types.ts";
 
 /** COS limits (multipart upload). */
 export const MAX_PARTS = 10_000;
 export const MAX_PART_BYTES = 5 * 1024 ** 3;
 
+/** COS's smallest part (but the last). */
+export const MIN_PART_BYTES = 1024 * 1024;
+
 /** Parts per size step: the part size doubles every this many parts. */
 export const GROWTH_EVERY_PARTS = 100;
+
+/** A request body: bytes over a plain ArrayBuffer, as fetch takes them. */
+export type Body = Uint8Array<ArrayBuffer>;
 
 /** What the writer needs from the object store, for one key. */
 export interface ObjectTarget {
   /** Stores the whole object in one request. */
-  put(body: Uint8Array[], size: number): Promise<Entry>;
+  put(body: Body): Promise<Entry>;
   /** Starts a multipart upload; returns its id. */
   initiate(): Promise<string>;
   /** Uploads one part; returns its ETag. */
-  uploadPart(
-    uploadId: string,
-    partNumber: number,
-    body: Uint8Array[],
-    size: number,
-  ): Promise<string>;
+  uploadPart(uploadId: string, partNumber: number, body: Body): Promise<string>;
   /** Makes the object from the parts. */
   complete(uploadId: string, etags: string[]): Promise<Entry>;
   /** Discards the upload and its parts. */
@@ -46,8 +47,8 @@ export interface ObjectTarget {
 
 /** How uploads are cut into parts. */
 export interface MultipartOptions {
-  pool: SlabPool;
-  /** First part size (a multiple of {@link SLAB_BYTES}). */
+  pool: PartBufferPool;
+  /** First part size. */
   minPartSize: number;
   /** Largest part size (at most {@link MAX_PART_BYTES} and what the pool can hold). */
   maxPartSize: number;
@@ -67,8 +68,7 @@ export interface MultipartOptions {
 export function partSize(partNumber: number, minPartSize: number, maxPartSize: number): number {
   const doublings = Math.floor((partNumber - 1) / GROWTH_EVERY_PARTS);
   const size = minPartSize * 2 ** Math.min(doublings, 32);
-  const capped = Math.min(size, maxPartSize);
-  return Math.max(SLAB_BYTES, Math.floor(capped / SLAB_BYTES) * SLAB_BYTES);
+  return Math.max(MIN_PART_BYTES, Math.min(size, maxPartSize));
 }
 
 /** The most bytes a single upload can reach under these options. */
@@ -80,7 +80,7 @@ export function maxUploadBytes(minPartSize: number, maxPartSize: number): number
 
 /** A {@link WriteSink} that uploads through an {@link ObjectTarget}. */
 export class MultipartWriter implements WriteSink {
-  #current: SlabBuffer | null = null;
+  #current: PartBuffer | null = null;
   #parts = 0;
   #uploadId: string | null = null;
   readonly #inflight = new Set<Promise<void>>();
@@ -132,16 +132,15 @@ export class MultipartWriter implements WriteSink {
 
   /** Everything fit in the first part: one PUT, no multipart upload at all. */
   async #putWhole(): Promise<Entry> {
-    const part = this.#current;
+    const body = this.#current?.bytes() ?? new Uint8Array(0);
     try {
-      const views = part ? part.views() : [];
-      return await this.#retry(() => this.target.put(views, part?.length ?? 0));
+      return await this.#retry(() => this.target.put(body));
     } finally {
       this.#release();
     }
   }
 
-  async #reserve(partNumber: number): Promise<SlabBuffer> {
+  async #reserve(partNumber: number): Promise<PartBuffer> {
     if (partNumber > MAX_PARTS) {
       throw new StorageError(
         "too-large",
@@ -150,7 +149,7 @@ export class MultipartWriter implements WriteSink {
     }
     const { minPartSize, maxPartSize, pool } = this.options;
     const size = partSize(partNumber, minPartSize, maxPartSize);
-    return new SlabBuffer(await pool.take(size / SLAB_BYTES));
+    return new PartBuffer(await pool.take(size));
   }
 
   async #submitCurrent(): Promise<void> {
@@ -161,7 +160,7 @@ export class MultipartWriter implements WriteSink {
       this.#uploadId ??= await this.#retry(() => this.target.initiate());
       while (this.#inflight.size >= this.options.parallel) await Promise.race(this.#inflight);
     } catch (error) {
-      this.options.pool.give(part.slabs);
+      this.options.pool.give(part.buffer);
       throw error;
     }
     const upload = this.#uploadPart(this.#uploadId, partNumber, part)
@@ -169,16 +168,16 @@ export class MultipartWriter implements WriteSink {
     this.#inflight.add(upload);
   }
 
-  async #uploadPart(uploadId: string, partNumber: number, part: SlabBuffer): Promise<void> {
+  async #uploadPart(uploadId: string, partNumber: number, part: PartBuffer): Promise<void> {
     try {
-      const views = part.views();
+      const body = part.bytes();
       this.#etags[partNumber - 1] = await this.#retry(() =>
-        this.target.uploadPart(uploadId, partNumber, views, part.length)
+        this.target.uploadPart(uploadId, partNumber, body)
       );
     } catch (error) {
       this.#failure ??= asStorageError(error);
     } finally {
-      this.options.pool.give(part.slabs);
+      this.options.pool.give(part.buffer);
     }
   }
 
@@ -187,7 +186,7 @@ export class MultipartWriter implements WriteSink {
   }
 
   #release(): void {
-    if (this.#current) this.options.pool.give(this.#current.slabs);
+    if (this.#current) this.options.pool.give(this.#current.buffer);
     this.#current = null;
   }
 

@@ -8,13 +8,13 @@ import type { ServerConfig, StorageConfig } from "../config/types.ts";
 import { CosStorage } from "./cos/storage.ts";
 import type { StorageError } from "./errors.ts";
 import { LocalStorage } from "./local.ts";
-import { SlabPool } from "./slabs.ts";
+import { PartBufferPool } from "./buffers.ts";
 import type { Storage } from "./types.ts";
 
 /** What all storages of one server share. */
 export interface StorageContext {
   /** The process-wide upload memory budget. */
-  pool: SlabPool;
+  pool: PartBufferPool;
   config: ServerConfig;
   /** Hears about retried storage requests (for the log). */
   onRetry?: (error: StorageError, attempt: number) => void;
@@ -25,7 +25,7 @@ export function storageContext(
   config: ServerConfig,
   onRetry?: (error: StorageError, attempt: number) => void,
 ): StorageContext {
-  return { pool: new SlabPool(config.uploadMemoryBudget), config, onRetry };
+  return { pool: new PartBufferPool(config.uploadMemoryBudget), config, onRetry };
 }
 
 /** Opens the backend `storage` describes. */

@@ -1,22 +1,36 @@
 /**
- * The documented memory bound the benchmark checks (README "Memory").
+ * The documented memory bound (README "Memory"), which the benchmark checks:
  *
- * Local storage: each transfer holds one 1 MiB file batch plus the socket
- * stream's buffers; V8's heap adds slack that grows with concurrency.
+ *   peak RSS <= idle RSS + 64 MiB
+ *             + min(upload_memory_budget, uploads x (upload_thread_num + 1) x part size)
+ *             + transfers x 4 MiB
+ *
+ * COS uploads hold part buffers from one process-wide budget: per upload at
+ * most `upload_thread_num` parts in flight plus one filling. Every transfer
+ * also holds a 256 KiB receive buffer, 1 MiB file batches (local storage)
+ * and socket and HTTP stream buffers: 4 MiB covers them. 64 MiB is the
+ * garbage collector's headroom above the idle process.
  */
 
 const MIB = 1024 * 1024;
 
-/** Per running transfer: 1 MiB batch + 1 MiB read chunk + stream buffers and headroom. */
-export const PER_TRANSFER_BYTES = 4 * MIB;
-
-/** Garbage-collector headroom above the idle process. */
-export const HEADROOM_BYTES = 64 * MIB;
-
 /** The formula as the README states it. */
-export const MEMORY_BOUND_DOC = "peak RSS <= idle RSS + 64 MiB + transfers x 4 MiB";
+export const MEMORY_BOUND_DOC = "peak RSS <= idle RSS + 64 MiB + min(upload_memory_budget, " +
+  "uploads x (upload_thread_num + 1) x part size) + transfers x 4 MiB";
 
-/** Bound for `transfers` simultaneous transfers above an idle RSS of `idleRss`. */
-export function memoryBoundBytes(idleRss: number, transfers: number): number {
-  return idleRss + HEADROOM_BYTES + transfers * PER_TRANSFER_BYTES;
+/** What runs at once while memory is measured. */
+export interface Load {
+  /** COS uploads (0 for local storage: no part buffers). */
+  uploads: number;
+  /** All transfers, uploads included. */
+  transfers: number;
+  partBytes: number;
+  threads: number;
+  budgetBytes: number;
+}
+
+/** The bound for `load` above an idle RSS of `idleRss`. */
+export function memoryBoundBytes(idleRss: number, load: Load): number {
+  const parts = Math.min(load.budgetBytes, load.uploads * (load.threads + 1) * load.partBytes);
+  return idleRss + 64 * MIB + parts + load.transfers * 4 * MIB;
 }

@@ -6,8 +6,6 @@
 /** A running server process whose memory is being watched. */
 export interface Measured {
   port: number;
-  /** The local storage root the server writes to. */
-  root: string;
   /** RSS after start-up, before any transfer. */
   idleRss: number;
   /** Highest RSS seen since the last reset. */
@@ -18,16 +16,22 @@ export interface Measured {
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
-/** Starts main.ts with local storage under `work`, user bench/bench. */
-export async function startServerProcess(work: string): Promise<Measured> {
+/**
+ * Starts main.ts with user bench/bench and the given account section
+ * (`[COS_ACCOUNT_0]` lines) and `[OPTIONAL]` lines.
+ */
+export async function startServerProcess(
+  work: string,
+  account: string[],
+  optional: string[] = [],
+): Promise<Measured> {
   const port = freePort();
-  const config = `${work}/bench.conf`;
+  const config = `${work}/bench-${port}.conf`;
   await Deno.writeTextFile(
     config,
     [
       "[COS_ACCOUNT_0]",
-      "storage = local",
-      `local_root = ${work}/root`,
+      ...account,
       "ftp_login_user_name = bench",
       "ftp_login_user_password = bench",
       "authority = RW",
@@ -39,20 +43,11 @@ export async function startServerProcess(work: string): Promise<Measured> {
       "log_dir = none",
       "log_level = WARNING",
       "max_connection_num = 0",
+      ...optional,
     ].join("\n"),
   );
   const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      "--allow-sys",
-      `${ROOT}main.ts`,
-      "--config",
-      config,
-    ],
+    args: ["run", "--allow-all", `${ROOT}main.ts`, "--config", config],
     stdout: "null",
     stderr: "inherit",
   }).spawn();
@@ -63,7 +58,6 @@ export async function startServerProcess(work: string): Promise<Measured> {
   const sampler = setInterval(() => peak = Math.max(peak, readRss(child.pid)), 10);
   return {
     port,
-    root: `${work}/root`,
     idleRss,
     peakRss: () => Math.max(peak, readRss(child.pid)),
     resetPeak: () => peak = readRss(child.pid),
@@ -75,7 +69,8 @@ export async function startServerProcess(work: string): Promise<Measured> {
   };
 }
 
-function readRss(pid: number): number {
+/** Resident memory of a process, in bytes (0 once it is gone). */
+export function readRss(pid: number): number {
   try {
     const status = Deno.readTextFileSync(`/proc/${pid}/status`);
     return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
@@ -93,7 +88,8 @@ async function waitForPort(port: number): Promise<void> {
   throw new Error("the server did not start");
 }
 
-function freePort(): number {
+/** A free TCP port on 127.0.0.1. */
+export function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = listener.addr.port;
   listener.close();

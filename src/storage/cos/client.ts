@@ -15,8 +15,14 @@ export interface CosClient {
   sdk: COS;
   bucket: string;
   region: string;
-  /** Host of the bucket as COS names it, for x-cos-copy-source. */
+  /** The Host header of bucket requests (virtual-hosted). */
   bucketHost: string;
+  /** Where requests connect: `http(s)://host[:port]` (the endpoint URL, or the bucket host). */
+  origin: string;
+  /** For downloads through Deno's own HTTP stack: lets us send `bucketHost` to `origin`. */
+  http: Deno.HttpClient;
+  /** Signs a request (COS q-sign-algorithm=sha1) for the Authorization header. */
+  sign(method: "get" | "put", key: string, query?: Record<string, string>): string;
 }
 
 /**
@@ -39,15 +45,28 @@ export function createCosClient(config: CosStorageConfig, timeoutMs: number): Co
     Timeout: timeoutMs,
   };
   let bucketHost = `${config.bucket}.cos.${region}.myqcloud.com`;
+  let origin = "";
   const endpoint = config.endpoint.trim();
   if (/^https?:\/\//i.test(endpoint)) {
     const url = new URL(endpoint);
     options.Ip = url.host;
     options.Protocol = url.protocol === "https:" ? "https:" : "http:";
+    origin = `${options.Protocol}//${url.host}`;
   } else if (endpoint !== "") {
     const domain = endpoint.includes("{Bucket}") ? endpoint : `{Bucket}.${endpoint}`;
     options.Domain = domain;
     bucketHost = domain.replaceAll("{Bucket}", config.bucket).replaceAll("{Region}", region);
   }
-  return { sdk: new COS(options), bucket: config.bucket, region, bucketHost };
+  origin ||= `${options.Protocol}//${bucketHost}`;
+  const sign = (method: "get" | "put", key: string, query: Record<string, string> = {}) =>
+    COS.getAuthorization({
+      SecretId: config.secretId,
+      SecretKey: config.secretKey,
+      Method: method,
+      Key: key,
+      Query: query,
+      Headers: { host: bucketHost },
+    });
+  const http = Deno.createHttpClient({ allowHost: true });
+  return { sdk: new COS(options), bucket: config.bucket, region, bucketHost, origin, http, sign };
 }

@@ -9,21 +9,22 @@
  * @module
  */
 
-import { Readable } from "node:stream";
 import type { CosStorageConfig } from "../../config/types.ts";
 import { StorageError } from "../errors.ts";
 import { MAX_PART_BYTES, MultipartWriter } from "../multipart.ts";
 import { withRetry } from "../retry.ts";
-import type { SlabPool } from "../slabs.ts";
+import type { PartBufferPool } from "../buffers.ts";
 import type { Entry, ListOptions, ReadOptions, Storage, WriteSink } from "../types.ts";
 import { type CosClient, createCosClient } from "./client.ts";
+import { openDownload } from "./download.ts";
+import { encodeObjectPath } from "./http.ts";
 import { fromCosError } from "./errors.ts";
 import { listPages } from "./listing.ts";
 import { cosTarget } from "./target.ts";
 
 /** Server-wide settings the COS backend needs. */
 export interface CosSettings {
-  pool: SlabPool;
+  pool: PartBufferPool;
   minPartSize: number;
   parallelParts: number;
   timeoutMs: number;
@@ -100,19 +101,14 @@ export class CosStorage implements Storage {
   }
 
   read(key: string, options: ReadOptions = {}): Promise<ReadableStream<Uint8Array>> {
-    const range = options.offset ? `bytes=${options.offset}-` : undefined;
-    const node = this.#client.sdk.getObjectStream({
-      ...this.#objectParams(key),
-      Range: range,
-    }) as unknown as Readable;
-    return Promise.resolve(toWebStream(node, key));
+    return openDownload(this.#client, this.#key(key), options.offset ?? 0, this.settings.timeoutMs);
   }
 
   write(key: string): Promise<WriteSink> {
     const { pool, minPartSize, parallelParts, onRetry } = this.settings;
-    const target = cosTarget(this.#client, this.#key(key), baseName(key));
+    const target = cosTarget(this.#client, this.#key(key), baseName(key), this.settings.timeoutMs);
     // Half the budget at most: one part filling while another uploads.
-    const maxPartSize = Math.min(MAX_PART_BYTES, Math.floor(pool.capacity / 2) * 1024 * 1024);
+    const maxPartSize = Math.min(MAX_PART_BYTES, Math.floor(pool.capacity / 2));
     return Promise.resolve(
       new MultipartWriter(target, {
         pool,
@@ -164,7 +160,10 @@ export class CosStorage implements Storage {
     await this.#deleteKeys([this.#key(from)], from);
   }
 
-  async close(): Promise<void> {}
+  close(): Promise<void> {
+    this.#client.http.close();
+    return Promise.resolve();
+  }
 
   /** Copies every key under `from` to `to`, then deletes the originals; refuses past the limit. */
   async #renameDirectory(from: string, to: string): Promise<void> {
@@ -213,7 +212,7 @@ export class CosStorage implements Storage {
   /** Server-side copy; multipart copy above 5 GB (COS's single-copy limit). */
   async #copy(sourceKey: string, targetKey: string): Promise<void> {
     const source = `${this.#client.bucket}.cos.${this.#client.region}.myqcloud.com/${
-      encodeKey(sourceKey)
+      encodeObjectPath(sourceKey)
     }`;
     await this.#client.sdk.sliceCopyFile({
       ...this.#bucketParams(),
@@ -269,35 +268,7 @@ export class CosStorage implements Storage {
   }
 }
 
-/** URI-encodes each segment of a key, keeping the slashes (the copy-source form COS parses). */
-function encodeKey(key: string): string {
-  return key.split("/").map(encodeURIComponent).join("/");
-}
-
 function baseName(key: string): string {
   const trimmed = key.replace(/\/$/, "");
   return trimmed.slice(trimmed.lastIndexOf("/") + 1);
-}
-
-/**
- * A web stream over the SDK's download stream. Cancelling it destroys the
- * node stream with an error, which makes the SDK abort the HTTP request
- * instead of leaving a half-read response on a pooled connection.
- */
-function toWebStream(node: Readable, key: string): ReadableStream<Uint8Array> {
-  const chunks = node[Symbol.asyncIterator]();
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      try {
-        const { value, done } = await chunks.next();
-        if (done) controller.close();
-        else controller.enqueue(value as Uint8Array);
-      } catch (error) {
-        controller.error(fromCosError(error, key));
-      }
-    },
-    cancel() {
-      node.destroy(new Error("download cancelled"));
-    },
-  }, { highWaterMark: 0 });
 }

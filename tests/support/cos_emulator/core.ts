@@ -106,8 +106,11 @@ export class EmulatorCore {
     const decision = this.faults.decide(op, req.bucket, req.key);
     if (decision.delayMs > 0) await sleep(decision.delayMs, this.#closing.signal);
     const failure = decision.failure;
-    let outcome = failure?.phase === "before" ? this.#fail(failure, req) : undefined;
-    if (!outcome) {
+    let outcome: Outcome;
+    if (failure?.phase === "before") {
+      outcome = this.#fail(failure, req);
+    } else {
+      // With phase "after" the store changes and only the answer is lost.
       const reply = this.#execute(req, op);
       outcome = failure ? this.#fail(failure, req) : this.#reply(reply);
     }

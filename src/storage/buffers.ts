@@ -1,0 +1,118 @@
+/**
+ * The process-wide upload memory budget: a pool of contiguous part buffers.
+ *
+ * Parts are sent as one contiguous body (Deno's fetch streams any other
+ * body with chunked encoding, which COS does not take for parts), so each
+ * part owns one buffer of its size. Buffers are kept for reuse, by size;
+ * when a part needs a size the pool has no free buffer of, free buffers of
+ * other sizes are dropped to make room. When the budget is spent,
+ * {@link PartBufferPool.take} waits, and the upload waiting on it stops
+ * reading its data socket: TCP backpressure instead of more memory.
+ *
+ * A part takes its whole buffer at once, never piece by piece: uploads that
+ * each held half a part while waiting for the rest could wait for each other
+ * forever. Waiters are served in order, so a large part is not starved by a
+ * stream of small ones.
+ *
+ * @module
+ */
+
+interface Waiter {
+  size: number;
+  resolve: (buffer: Uint8Array<ArrayBuffer>) => void;
+}
+
+/** A bounded pool of reusable part buffers. */
+export class PartBufferPool {
+  readonly #free = new Map<number, Uint8Array<ArrayBuffer>[]>();
+  readonly #waiters: Waiter[] = [];
+  /** Bytes of all buffers that exist (free or taken). */
+  #allocated = 0;
+  #freeBytes = 0;
+
+  /** `capacity`: the most bytes all buffers together may hold. */
+  constructor(readonly capacity: number) {}
+
+  /** Bytes in buffers handed out and not yet returned. */
+  get inUse(): number {
+    return this.#allocated - this.#freeBytes;
+  }
+
+  /** A buffer of exactly `size` bytes; waits while the budget cannot cover it. */
+  take(size: number): Promise<Uint8Array<ArrayBuffer>> {
+    if (size > this.capacity) {
+      throw new RangeError(`a part of ${size} bytes exceeds the whole budget of ${this.capacity}`);
+    }
+    if (this.#waiters.length === 0 && this.#fits(size)) return Promise.resolve(this.#grab(size));
+    return new Promise((resolve) => this.#waiters.push({ size, resolve }));
+  }
+
+  /** Returns a buffer and serves waiting parts in order. */
+  give(buffer: Uint8Array<ArrayBuffer>): void {
+    const list = this.#free.get(buffer.length) ?? [];
+    list.push(buffer);
+    this.#free.set(buffer.length, list);
+    this.#freeBytes += buffer.length;
+    while (this.#waiters.length > 0 && this.#fits(this.#waiters[0].size)) {
+      const waiter = this.#waiters.shift()!;
+      waiter.resolve(this.#grab(waiter.size));
+    }
+  }
+
+  /** Whether a buffer of `size` can be had now (a free one, or room once free ones are dropped). */
+  #fits(size: number): boolean {
+    return (this.#free.get(size)?.length ?? 0) > 0 || this.inUse + size <= this.capacity;
+  }
+
+  #grab(size: number): Uint8Array<ArrayBuffer> {
+    const reused = this.#free.get(size)?.pop();
+    if (reused) {
+      this.#freeBytes -= size;
+      return reused;
+    }
+    this.#dropFreeUntil(size);
+    this.#allocated += size;
+    return new Uint8Array(size);
+  }
+
+  /** Forgets free buffers (of other sizes) until `size` more bytes fit the budget. */
+  #dropFreeUntil(size: number): void {
+    for (const [length, list] of this.#free) {
+      while (list.length > 0 && this.#allocated + size > this.capacity) {
+        list.pop();
+        this.#allocated -= length;
+        this.#freeBytes -= length;
+      }
+    }
+  }
+}
+
+/** Bytes gathered into one part buffer. */
+export class PartBuffer {
+  #length = 0;
+
+  constructor(readonly buffer: Uint8Array<ArrayBuffer>) {}
+
+  /** Bytes held. */
+  get length(): number {
+    return this.#length;
+  }
+
+  /** Free bytes left. */
+  get room(): number {
+    return this.buffer.length - this.#length;
+  }
+
+  /** Copies what fits of `bytes`; returns how much. */
+  append(bytes: Uint8Array): number {
+    const n = Math.min(bytes.length, this.room);
+    this.buffer.set(bytes.subarray(0, n), this.#length);
+    this.#length += n;
+    return n;
+  }
+
+  /** The bytes held (a view, no copy). */
+  bytes(): Uint8Array<ArrayBuffer> {
+    return this.buffer.subarray(0, this.#length);
+  }
+}
