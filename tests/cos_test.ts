@@ -483,3 +483,41 @@ Deno.test({
     }
   },
 });
+
+Deno.test("COS: six uploads share a 3 MiB budget: they wait their turn and all land byte-exact", async () => {
+  const s = await startCosServer((c) => c.uploadMemoryBudget = 3 * MIB);
+  try {
+    const files = Array.from({ length: 6 }, () => randomBytes(4 * MIB + 17));
+    await Promise.all(files.map(async (bytes, i) => {
+      const c = await RawClient.login(s.port);
+      await c.store(`b${i}.bin`, bytes);
+      c.close();
+    }));
+    for (const [i, bytes] of files.entries()) {
+      assertEquals(s.emulator.getObject(BUCKET, `b${i}.bin`), bytes);
+    }
+    assertEquals(s.emulator.inflightUploads(), []);
+  } finally {
+    await s.stop();
+  }
+});
+
+Deno.test("COS: shutdown past the grace period aborts the unfinished upload; nothing is left", async () => {
+  const s = await startCosServer((c) => c.shutdownGraceMs = 300);
+  try {
+    s.emulator.putObject(BUCKET, "keep.bin", encoder.encode("old"));
+    const c = await RawClient.login(s.port);
+    const data = await c.epsv();
+    await c.expect("STOR keep.bin", 150);
+    await data.write(randomBytes(3 * MIB));
+    await eventually(() => s.emulator.inflightUploads().length === 1);
+    await s.server.shutdown();
+    assertEquals((await c.read()).code, 421);
+    assertEquals(s.emulator.inflightUploads(), []);
+    assertEquals(s.emulator.getObject(BUCKET, "keep.bin"), encoder.encode("old"));
+    data.close();
+    c.close();
+  } finally {
+    await s.stop();
+  }
+});

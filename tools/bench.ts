@@ -11,7 +11,7 @@
  * Environment: BENCH_BACKENDS (default "cos,local"), BENCH_MIB (size of
  * the throughput transfers, default 1024), BENCH_MEMORY_MIB (the memory
  * upload, default 2048), BENCH_PARALLEL (default 50), BENCH_PARALLEL_MIB
- * (default 20).
+ * (default 20), BENCH_PART_MIB (min_part_size for COS, default 8).
  */
 
 import { type Load, MEMORY_BOUND_DOC, memoryBoundBytes } from "./bench/memory.ts";
@@ -27,8 +27,8 @@ const PARALLEL_MIB = env("BENCH_PARALLEL_MIB", 20);
 const BACKENDS = (Deno.env.get("BENCH_BACKENDS") ?? "cos,local").split(",");
 const TARGET_RATIO = 0.8;
 const RUNS = 5;
-/** The gateway's defaults, which the SDK baseline copies. */
-const PART_BYTES = 8 * MIB;
+/** The gateway's part size (default min_part_size), which the SDK baseline copies. */
+const PART_BYTES = env("BENCH_PART_MIB", 8) * MIB;
 const THREADS = 4;
 const BUDGET = 1024 * MIB;
 const HERE = new URL(".", import.meta.url).pathname;
@@ -70,6 +70,7 @@ async function benchCos(big: string): Promise<void> {
     `cos_endpoint = ${emulator.url}`,
     "home_dir = /bench",
   ];
+  const optional = [`min_part_size = ${PART_BYTES}`];
   const sdk = (op: "put" | "get", key: string) =>
     runTimed("deno", [
       "run",
@@ -98,10 +99,10 @@ async function benchCos(big: string): Promise<void> {
       );
       addRatio(`COS STOR ${BIG_MIB} MiB: gateway / SDK`, BIG_MIB * MIB, put);
       addRatio(`COS RETR ${BIG_MIB} MiB: gateway / SDK`, BIG_MIB * MIB, get);
-    });
+    }, optional);
     // Fresh processes: memory freed by earlier transfers is not always returned to the OS.
-    await withServer(account, memoryDuringUpload);
-    await withServer(account, (server) => parallelUploads(server, "COS", true));
+    await withServer(account, memoryDuringUpload, optional);
+    await withServer(account, (server) => parallelUploads(server, "COS", true), optional);
   } finally {
     await emulator.stop();
   }
@@ -111,8 +112,9 @@ async function benchCos(big: string): Promise<void> {
 async function withServer(
   account: string[],
   run: (server: Measured) => Promise<void>,
+  optional: string[] = [],
 ): Promise<void> {
-  const server = await startServerProcess(work, account);
+  const server = await startServerProcess(work, account, optional);
   try {
     await run(server);
   } finally {

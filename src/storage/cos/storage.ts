@@ -29,6 +29,8 @@ export interface CosSettings {
   parallelParts: number;
   timeoutMs: number;
   maxRenameObjects: number;
+  /** Largest single server-side copy; bigger objects are copied part by part (COS: 5 GB). */
+  maxCopyBytes?: number;
   /** Hears about retried requests and failures (for the log). */
   onRetry?: (error: StorageError, attempt: number) => void;
 }
@@ -209,16 +211,16 @@ export class CosStorage implements Storage {
     }
   }
 
-  /** Server-side copy; multipart copy above 5 GB (COS's single-copy limit). */
+  /** Server-side copy; part by part above {@link CosSettings.maxCopyBytes} (COS's single-copy limit). */
   async #copy(sourceKey: string, targetKey: string): Promise<void> {
-    const source = `${this.#client.bucket}.cos.${this.#client.region}.myqcloud.com/${
-      encodeObjectPath(sourceKey)
-    }`;
+    const { bucket, region } = this.#client;
+    const limit = this.settings.maxCopyBytes ?? MAX_PART_BYTES;
     await this.#client.sdk.sliceCopyFile({
       ...this.#bucketParams(),
       Key: targetKey,
-      CopySource: source,
-      CopySliceSize: MAX_PART_BYTES,
+      CopySource: `${bucket}.cos.${region}.myqcloud.com/${encodeObjectPath(sourceKey)}`,
+      CopySliceSize: limit,
+      CopyChunkSize: limit,
     }).catch((error: unknown) => {
       throw fromCosError(error, sourceKey);
     });
