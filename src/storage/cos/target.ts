@@ -1,19 +1,29 @@
 /**
  * The {@link ObjectTarget} of one COS key: the requests the multipart
- * writer makes. Part bodies go through {@link signedFetch} straight from the
- * part buffer (no copy); initiate, complete and abort carry XML and go
- * through the SDK.
+ * writer makes.
+ *
+ * Bodies (PUT Object, UploadPart) go through {@link signedFetch} as a stream
+ * of 1 MiB views over the writer's part buffer, sent with chunked transfer
+ * encoding, which COS accepts for both. Measured alternatives were worse: a
+ * whole-buffer body is copied by fetch and by node:http, and those
+ * part-sized copies, freed only by a major garbage collection, raised peak
+ * memory 2-3x; a streamed body through the SDK's node:http hung ~90 s on a
+ * pooled connection COS had closed. Initiate, complete and abort carry XML
+ * and go through the SDK.
  *
  * @module
  */
 
-import type { ObjectTarget } from "../multipart.ts";
+import type { Body, ObjectTarget } from "../multipart.ts";
 import type { Entry } from "../types.ts";
 import type { CosClient } from "./client.ts";
 import { fromCosError } from "./errors.ts";
 import { signedFetch } from "./http.ts";
 
-/** Slowest transfer rate a part upload is allowed before it counts as timed out. */
+/** Bytes per body chunk handed to fetch. */
+const CHUNK_BYTES = 1024 * 1024;
+
+/** Slowest rate a body may go up at before the request counts as timed out. */
 const MIN_BYTES_PER_SECOND = 1024 * 1024;
 
 /** Uploads to `key` (the full object key, prefix included); `name` is its last segment. */
@@ -29,17 +39,20 @@ export function cosTarget(
     throw fromCosError(error, key);
   };
   const entry = (size: number): Entry => ({ name, kind: "file", size, modified: new Date() });
-  // The whole body must go up within the timeout plus time for it at a slow but honest rate.
-  const budget = (body: Uint8Array) => timeoutMs + (body.length / MIN_BYTES_PER_SECOND) * 1000;
+  const send = async (body: Body, query: Record<string, string> = {}) => {
+    const response = await signedFetch(client, {
+      method: "put",
+      key,
+      query,
+      body: chunksOf(body),
+      timeoutMs: timeoutMs + (body.length / MIN_BYTES_PER_SECOND) * 1000,
+    });
+    await response.body?.cancel();
+    return response;
+  };
   return {
     async put(body) {
-      const response = await signedFetch(client, {
-        method: "put",
-        key,
-        body,
-        timeoutMs: budget(body),
-      });
-      await response.body?.cancel();
+      await send(body);
       return entry(body.length);
     },
     async initiate() {
@@ -47,15 +60,7 @@ export function cosTarget(
       return result.UploadId;
     },
     async uploadPart(uploadId, partNumber, body) {
-      const query = { partNumber: String(partNumber), uploadId };
-      const response = await signedFetch(client, {
-        method: "put",
-        key,
-        query,
-        body,
-        timeoutMs: budget(body),
-      });
-      await response.body?.cancel();
+      const response = await send(body, { partNumber: String(partNumber), uploadId });
       return response.headers.get("etag") ?? "";
     },
     async complete(uploadId, etags) {
@@ -68,4 +73,16 @@ export function cosTarget(
       await sdk.multipartAbort({ ...at, UploadId: uploadId }).catch(fail);
     },
   };
+}
+
+/** A fresh stream of views over `body` (fresh per attempt: a stream is read once). */
+function chunksOf(body: Body): ReadableStream<Uint8Array<ArrayBuffer>> {
+  let offset = 0;
+  return new ReadableStream({
+    pull(controller) {
+      if (offset >= body.length) return controller.close();
+      controller.enqueue(body.subarray(offset, offset + CHUNK_BYTES));
+      offset += CHUNK_BYTES;
+    },
+  }, { highWaterMark: 0 });
 }
