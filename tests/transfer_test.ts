@@ -7,7 +7,7 @@ import { STAGING_DIR } from "../src/storage/local.ts";
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
 import { python } from "./support/clients.ts";
 import { RawClient, readAll, writeAllAndClose } from "./support/raw_client.ts";
-import { randomBytes, sha256, startServer } from "./support/server.ts";
+import { eventually, randomBytes, sha256, startServer } from "./support/server.ts";
 
 /** Files in the staging directory: uploads that have not committed or been cleaned up. */
 async function stagedFiles(root: string): Promise<string[]> {
@@ -126,7 +126,7 @@ Deno.test("control connection lost mid-upload: nothing stored, the old file inta
     c.close();
     await new Promise((r) => setTimeout(r, 100));
     await writeAllAndClose(data, randomBytes(10)).catch(() => {});
-    await waitFor(() => s.server.sessionCount === 0);
+    await eventually(() => s.server.sessionCount === 0);
     assertEquals(await Deno.readTextFile(`${s.root}/keep.txt`), "old");
     assertEquals(await stagedFiles(s.root), []);
     const log = await s.logText();
@@ -212,7 +212,7 @@ Deno.test("passive ports: accept timeout is 425, ports return to the pool, EPSV 
     await c.expect("EPSV 2", 522);
     await c.expect("STOR x", 425); // no data connection prepared
     c.close();
-    await waitFor(() => s.server.sessionCount === 0);
+    await eventually(() => s.server.sessionCount === 0);
     assertEquals(s.server.passivePortsInUse, 0);
   } finally {
     await s.stop();
@@ -283,14 +283,6 @@ Deno.test("shutdown: a transfer ending within the grace period commits; one past
     await s.stop();
   }
 });
-
-async function waitFor(condition: () => boolean, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 Deno.test("masquerade_address: an IP is announced as is; a host name is resolved", async () => {
   for (const [masquerade, expected] of [["10.1.2.3", "10,1,2,3"], ["localhost", "127,0,0,1"]]) {

@@ -7,6 +7,8 @@ import type { CosStorageConfig, ServerConfig } from "../../src/config/types.ts";
 import { type CosEmulator, startCosEmulator } from "./cos_emulator.ts";
 import { startServer, type TestServer } from "./server.ts";
 
+export { eventually } from "./server.ts";
+
 export const SECRET_ID = "AKIDtestsecretid0000000000000000";
 export const SECRET_KEY = "test-secret-key-never-logged-0001";
 export const BUCKET = "ftp-1250000000";
@@ -58,14 +60,5 @@ export async function startCosServer(
   } catch (error) {
     await emulator.close();
     throw error;
-  }
-}
-
-/** Waits (bounded) until `condition` holds. */
-export async function eventually(condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 20));
   }
 }
