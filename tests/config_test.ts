@@ -664,6 +664,13 @@ Deno.test("all defaults", () => {
     uploadMemoryBudget: 2 ** 30,
     cosTimeoutMs: 60000,
     maxRenameObjects: 1000,
+    activeMode: true,
+    maxConnectionsPerIp: 32,
+    maxLoggedInUsers: 0,
+    banAfterFailures: 10,
+    banWindowMs: 600000,
+    banTimeMs: 600000,
+    tls: { certFile: "", keyFile: "", implicitPort: 0, requireTls: false, minVersion: "1.2" },
   });
 });
 
@@ -673,6 +680,7 @@ masquerade_address = ftp.example.com
 listen_port = 0
 passive_port = 50000-50010
 listen_address = [::1]
+active_mode = no
 [FILE_OPTION]
 single_file_max_size = 20G
 [OPTIONAL]
@@ -691,6 +699,17 @@ max_login_attempts = 1
 upload_memory_budget = 64M
 cos_timeout = 5
 max_rename_objects = 0
+max_connections_per_ip = 4
+max_logged_in_users = 100
+ban_after_failures = 5
+ban_window = 60
+ban_time = 120
+[FTPS]
+cert_file = tls/cert.pem
+key_file = tls/key.pem
+implicit_port = 990
+require_tls = yes
+min_tls_version = TLSv1.3
 `;
   const { source: _s, accounts: _a, users: _u, ...settings } = loaded(text);
   assert.deepEqual(settings, {
@@ -714,7 +733,36 @@ max_rename_objects = 0
     uploadMemoryBudget: 64 * 2 ** 20,
     cosTimeoutMs: 5000,
     maxRenameObjects: 0,
+    activeMode: false,
+    maxConnectionsPerIp: 4,
+    maxLoggedInUsers: 100,
+    banAfterFailures: 5,
+    banWindowMs: 60000,
+    banTimeMs: 120000,
+    tls: {
+      certFile: "/srv/ftp/tls/cert.pem",
+      keyFile: "/srv/ftp/tls/key.pem",
+      implicitPort: 990,
+      requireTls: true,
+      minVersion: "1.3",
+    },
   });
+});
+
+Deno.test("[FTPS] needs both files; implicit_port and require_tls need them", () => {
+  const result = parseConfig(
+    account() + "[FTPS]\ncert_file = c.pem\nimplicit_port = 990\n",
+    "f.conf",
+    {},
+    "/srv/ftp",
+  );
+  assert.equal(result.config, null);
+  assert.match(result.errors.map(formatIssue).join("\n"), /f\.conf:\d+: cert_file: needs key_file/);
+  const none = parseConfig(account() + "[FTPS]\nrequire_tls = true\n", "f.conf", {}, "/srv/ftp");
+  assert.match(
+    none.errors.map(formatIssue).join("\n"),
+    /require_tls: needs cert_file and key_file/,
+  );
 });
 
 Deno.test("upload_memory_budget must hold two parts of min_part_size", () => {

@@ -7,15 +7,18 @@
 import { resolve } from "node:path";
 import type { IssueLog } from "./issues.ts";
 import { readValue, type SectionIndex, type SectionReader } from "./sections.ts";
-import type { ServerConfig } from "./types.ts";
+import type { ServerConfig, TlsConfig } from "./types.ts";
 import {
   integerIn,
+  isDefaultValue,
   isPlaceholder,
+  parseBool,
   parseListenAddress,
   parseLogLevel,
   parseMasquerade,
   parsePortRange,
   type Parser,
+  parseTlsVersion,
   secondsIn,
   sizeIn,
 } from "./values.ts";
@@ -59,6 +62,13 @@ export const DEFAULT_SETTINGS: Readonly<GlobalSettings> = {
   uploadMemoryBudget: GIB,
   cosTimeoutMs: 60_000,
   maxRenameObjects: 1000,
+  activeMode: true,
+  maxConnectionsPerIp: 32,
+  maxLoggedInUsers: 0,
+  banAfterFailures: 10,
+  banWindowMs: 600_000,
+  banTimeMs: 600_000,
+  tls: { certFile: "", keyFile: "", implicitPort: 0, requireTls: false, minVersion: "1.2" },
 };
 
 /** Reads the global sections; bad values are logged and replaced by defaults. */
@@ -73,12 +83,42 @@ export function readGlobals(index: SectionIndex, cwd: string, log: IssueLog): Gl
       log,
     ),
     ...readOptional(index.global("OPTIONAL"), cwd, log),
+    tls: readFtps(index.global("FTPS"), cwd, log),
   };
+}
+
+/** `[FTPS]`: paths resolved against `cwd`; the files themselves are read at start-up. */
+function readFtps(section: SectionReader, cwd: string, log: IssueLog): TlsConfig {
+  const d = DEFAULT_SETTINGS.tls;
+  const path = (key: string) => {
+    const value = section.get(key)?.value ?? "";
+    return value === "" || isDefaultValue(value) ? "" : resolve(cwd, value);
+  };
+  const tls: TlsConfig = {
+    certFile: path("cert_file"),
+    keyFile: path("key_file"),
+    implicitPort: readValue(section, "implicit_port", integerIn(0, 65535, " (0 = off)"), 0, log),
+    requireTls: readValue(section, "require_tls", parseBool, d.requireTls, log),
+    minVersion: readValue(section, "min_tls_version", parseTlsVersion, d.minVersion, log),
+  };
+  checkFtps(tls, section, log);
+  return tls;
+}
+
+/** FTPS needs both files; implicit FTPS and require_tls need FTPS. */
+function checkFtps(tls: TlsConfig, section: SectionReader, log: IssueLog): void {
+  const complain = (key: string, message: string) =>
+    log.error(section.get(key)?.line ?? 0, key, message);
+  if (tls.certFile !== "" && tls.keyFile === "") complain("cert_file", "needs key_file too");
+  if (tls.keyFile !== "" && tls.certFile === "") complain("key_file", "needs cert_file too");
+  if (tls.certFile !== "") return;
+  if (tls.implicitPort !== 0) complain("implicit_port", "needs cert_file and key_file");
+  if (tls.requireTls) complain("require_tls", "needs cert_file and key_file");
 }
 
 type NetworkSettings = Pick<
   GlobalSettings,
-  "listenAddress" | "listenPort" | "passivePorts" | "masqueradeAddress"
+  "listenAddress" | "listenPort" | "passivePorts" | "masqueradeAddress" | "activeMode"
 >;
 
 function readNetwork(section: SectionReader, log: IssueLog): NetworkSettings {
@@ -88,6 +128,7 @@ function readNetwork(section: SectionReader, log: IssueLog): NetworkSettings {
     listenPort: readValue(section, "listen_port", LISTEN_PORT, d.listenPort, log),
     passivePorts: readValue(section, "passive_port", parsePortRange, { ...d.passivePorts }, log),
     masqueradeAddress: readMasquerade(section, log),
+    activeMode: readValue(section, "active_mode", parseBool, d.activeMode, log),
   };
 }
 
@@ -102,7 +143,10 @@ function readMasquerade(section: SectionReader, log: IssueLog): string {
   return readValue(section, "masquerade_address", parseMasquerade, "", log);
 }
 
-type OptionalSettings = Omit<GlobalSettings, keyof NetworkSettings | "singleFileMaxSize">;
+type OptionalSettings = Omit<
+  GlobalSettings,
+  keyof NetworkSettings | "singleFileMaxSize" | "tls"
+>;
 
 function readOptional(section: SectionReader, cwd: string, log: IssueLog): OptionalSettings {
   const settings = readOptionalValues(section, cwd, log);
@@ -147,6 +191,15 @@ function readOptionalValues(section: SectionReader, cwd: string, log: IssueLog):
       d.uploadMemoryBudget,
     ),
     cosTimeoutMs: read("cos_timeout", secondsIn(MAX_SECONDS, ""), d.cosTimeoutMs),
+    maxConnectionsPerIp: read("max_connections_per_ip", unlimited(1e6), d.maxConnectionsPerIp),
+    maxLoggedInUsers: read("max_logged_in_users", unlimited(1e6), d.maxLoggedInUsers),
+    banAfterFailures: read(
+      "ban_after_failures",
+      integerIn(0, 1e6, " (0 = never)"),
+      d.banAfterFailures,
+    ),
+    banWindowMs: read("ban_window", seconds, d.banWindowMs),
+    banTimeMs: read("ban_time", seconds, d.banTimeMs),
     maxRenameObjects: read(
       "max_rename_objects",
       integerIn(0, 1e7, " (0 = refuse)"),

@@ -32,7 +32,8 @@ export const ACCOUNT_KEYS: readonly string[] = [
 /** Upper-cased names of the other sections and their keys. */
 export const GLOBAL_KEYS: Readonly<Record<string, readonly string[]>> = {
   FTP_ACCOUNT: ["login_users"],
-  NETWORK: ["masquerade_address", "listen_port", "passive_port", "listen_address"],
+  NETWORK: ["masquerade_address", "listen_port", "passive_port", "listen_address", "active_mode"],
+  FTPS: ["cert_file", "key_file", "implicit_port", "require_tls", "min_tls_version"],
   FILE_OPTION: ["single_file_max_size"],
   OPTIONAL: [
     "min_part_size",
@@ -50,6 +51,11 @@ export const GLOBAL_KEYS: Readonly<Record<string, readonly string[]>> = {
     "upload_memory_budget",
     "cos_timeout",
     "max_rename_objects",
+    "max_connections_per_ip",
+    "max_logged_in_users",
+    "ban_after_failures",
+    "ban_window",
+    "ban_time",
   ],
 };
 

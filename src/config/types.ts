@@ -54,6 +54,19 @@ export interface AccountConfig {
   storage: StorageConfig;
 }
 
+/** FTPS settings (`[FTPS]`). The PEM files are read when the server starts. */
+export interface TlsConfig {
+  /** Absolute path of the PEM certificate chain; "" = FTPS off. */
+  certFile: string;
+  /** Absolute path of the PEM private key. */
+  keyFile: string;
+  /** Port of implicit FTPS (TLS from the first byte); 0 = off. */
+  implicitPort: number;
+  /** Refuse USER/PASS and data transfers on connections without TLS. */
+  requireTls: boolean;
+  minVersion: "1.2" | "1.3";
+}
+
 /** Everything the server needs to run. Durations are in milliseconds, sizes in bytes. */
 export interface ServerConfig {
   /** The file this came from, or "(embedded default)". */
@@ -87,6 +100,18 @@ export interface ServerConfig {
   cosTimeoutMs: number;
   /** Most objects a directory rename may move (0 = directory renames refused). */
   maxRenameObjects: number;
+  /** PORT/EPRT allowed (only to the client's own address, never below port 1024). */
+  activeMode: boolean;
+  /** Connections one client address may hold (0 = unlimited). */
+  maxConnectionsPerIp: number;
+  /** Logged-in sessions at once (0 = unlimited). */
+  maxLoggedInUsers: number;
+  /** Failed logins from one address, within `banWindowMs`, that ban it (0 = never). */
+  banAfterFailures: number;
+  banWindowMs: number;
+  /** How long a banned address is refused (421). */
+  banTimeMs: number;
+  tls: TlsConfig;
   accounts: AccountConfig[];
   users: UserConfig[];
 }

@@ -208,3 +208,10 @@ export const parseCosPrefix: Parser<string> = (raw) => {
 export const parseToken: Parser<string> = (raw) => {
   return /\s/.test(raw) ? fail(`must not contain spaces`) : ok(raw);
 };
+
+/** `1.2` or `1.3` (also written TLSv1.2, tls1.3). */
+export const parseTlsVersion: Parser<"1.2" | "1.3"> = (raw) => {
+  const version = raw.trim().toLowerCase().replace(/^tls\s*v?/, "");
+  if (version === "1.2" || version === "1.3") return ok(version);
+  return fail(`"${raw}" is not a TLS version: use 1.2 or 1.3`);
+};

@@ -48,6 +48,13 @@ export function testConfig(root: string, logDir: string): ServerConfig {
     uploadMemoryBudget: 256 * 1024 * 1024,
     cosTimeoutMs: 10_000,
     maxRenameObjects: 1000,
+    activeMode: true,
+    maxConnectionsPerIp: 0,
+    maxLoggedInUsers: 0,
+    banAfterFailures: 0,
+    banWindowMs: 600_000,
+    banTimeMs: 600_000,
+    tls: { certFile: "", keyFile: "", implicitPort: 0, requireTls: false, minVersion: "1.2" },
     accounts: [{ section: "TEST", homeDir: root, storage: { kind: "local", root } }],
     users: [user("demo", "demo")],
   };
