@@ -10,6 +10,7 @@ import type { ConfigIssue, ServerConfig, StorageConfig } from "./config/types.ts
 import { openStorage, storageContext } from "./storage/open.ts";
 import { FtpServer } from "./ftp/server.ts";
 import { Logger } from "./log.ts";
+import { hashPassword } from "./password.ts";
 import { VERSION } from "./version.ts";
 
 /** Where the config is looked for when --config is not given (as the original did). */
@@ -18,6 +19,7 @@ export const DEFAULT_CONFIG_PATH = "conf/vsftpd.conf";
 const USAGE = `cos-ftp-server ${VERSION}: an FTP/FTPS gateway to Tencent Cloud Object Storage
 
 Usage: cos-ftp-server [--config PATH] [--check]
+       cos-ftp-server --hash-password < password-file
 
 Options:
   --config PATH   config file (default ${DEFAULT_CONFIG_PATH}; the original's vsftpd.conf
@@ -25,6 +27,9 @@ Options:
                   default runs: 127.0.0.1:2121, user demo / password demo, files in ./data.
   --check         validate the config, print every problem as file:line: key: message,
                   and exit (0 = valid, 1 = problems)
+  --hash-password read a password from stdin (one line; prompts on a terminal) and print
+                  its hash, $pbkdf2-sha256$..., to use as ftp_login_user_password or as
+                  the password in login_users instead of the plaintext
   --version       print the version
   --help          print this help
 
@@ -35,12 +40,14 @@ interface Options {
   configPath: string;
   explicitConfig: boolean;
   check: boolean;
+  hashPassword: boolean;
 }
 
 /** Runs the command line; resolves to the process exit code. */
 export async function main(args: string[]): Promise<number> {
   const parsed = parseArgs(args);
   if (typeof parsed === "string") return printAndExit(parsed);
+  if (parsed.hashPassword) return await printPasswordHash();
   const config = await obtainConfig(parsed);
   if (!config) return 1;
   if (parsed.check) return await check(config);
@@ -49,12 +56,18 @@ export async function main(args: string[]): Promise<number> {
 
 /** Options, or the text to print and exit with ("usage error" texts start with "error:"). */
 function parseArgs(args: string[]): Options | string {
-  const options: Options = { configPath: DEFAULT_CONFIG_PATH, explicitConfig: false, check: false };
+  const options: Options = {
+    configPath: DEFAULT_CONFIG_PATH,
+    explicitConfig: false,
+    check: false,
+    hashPassword: false,
+  };
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
     if (arg === "--help" || arg === "-h") return USAGE;
     if (arg === "--version") return `cos-ftp-server ${VERSION}`;
     if (arg === "--check") options.check = true;
+    else if (arg === "--hash-password") options.hashPassword = true;
     else if (arg === "--config" || arg.startsWith("--config=")) {
       const value = arg.includes("=") ? arg.slice(arg.indexOf("=") + 1) : args[++i];
       if (!value) return "error: --config needs a path";
@@ -72,6 +85,52 @@ function printAndExit(text: string): number {
   }
   console.log(text);
   return 0;
+}
+
+/** Longest password --hash-password accepts, in bytes. */
+const MAX_PASSWORD_BYTES = 4096;
+
+/** --hash-password: reads one password from stdin and prints its hash; 0 on success. */
+async function printPasswordHash(): Promise<number> {
+  if (Deno.stdin.isTerminal()) console.error("Password (it is shown as you type):");
+  const password = await readPasswordLine();
+  if (password === null) {
+    console.error(`error: the password is longer than ${MAX_PASSWORD_BYTES} bytes`);
+    return 2;
+  }
+  if (password === "") {
+    console.error("error: empty password (give it on stdin, one line)");
+    return 2;
+  }
+  console.log(await hashPassword(password));
+  return 0;
+}
+
+/** The first line of stdin (or all of it when it has no newline), without CR/LF; null when too long. */
+async function readPasswordLine(): Promise<string | null> {
+  const reader = Deno.stdin.readable.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    while (true) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      const newline = value.indexOf(0x0a);
+      chunks.push(newline < 0 ? value : value.subarray(0, newline));
+      size += chunks.at(-1)!.length;
+      if (newline >= 0 || size > MAX_PASSWORD_BYTES) break;
+    }
+  } finally {
+    await reader.cancel().catch(() => {});
+  }
+  if (size > MAX_PASSWORD_BYTES) return null;
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return new TextDecoder().decode(bytes).replace(/\r$/, "");
 }
 
 /** The config to run with, or `null` after printing why there is none. */

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { isHashed, parseHash } from "../password.ts";
 import type { IniEntry } from "./ini.ts";
 import type { IssueLog } from "./issues.ts";
 import { readRequired, readValue, type SectionReader } from "./sections.ts";
@@ -44,6 +45,8 @@ export function readSectionUser(
   const password = readRequired(section, "ftp_login_user_password", ok, log);
   const authority = readRequired(section, "authority", parseAuthority, log, " (e.g. RW or RO)");
   if (name === undefined || password === undefined || authority === undefined) return null;
+  const passwordEntry = section.get("ftp_login_user_password")!;
+  if (!checkPassword(password, passwordEntry, "", log)) return null;
   const user = { name, password, ...authority, canDelete, account };
   const line = nameEntry?.line ?? section.line;
   return { user, place: `[${section.name}]`, line, key: "ftp_login_user_name" };
@@ -94,7 +97,27 @@ function parseLoginUser(
   if (password === "") log.error(entry.line, entry.key, `${who} has an empty password`);
   if (!authority.ok) log.error(entry.line, entry.key, `${who}: authority ${authority.message}`);
   if (name === "" || password === "" || !authority.ok) return null;
+  if (!checkPassword(password, entry, `${who}: `, log)) return null;
   return { name, password, ...authority.value };
+}
+
+/**
+ * Warns about a plaintext password; a malformed hash is an error (false).
+ * Neither message quotes the value.
+ */
+function checkPassword(password: string, entry: IniEntry, who: string, log: IssueLog): boolean {
+  if (!isHashed(password)) {
+    log.warn(
+      entry.line,
+      entry.key,
+      `${who}plaintext password; use --hash-password to store a hash`,
+    );
+    return true;
+  }
+  const hash = parseHash(password);
+  if (typeof hash !== "string") return true;
+  log.error(entry.line, entry.key, `${who}malformed password hash: ${hash} (see --hash-password)`);
+  return false;
 }
 
 /** Reports users defined twice, naming both places. */

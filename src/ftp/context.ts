@@ -39,6 +39,10 @@ export interface SessionState {
   epsvAll: boolean;
   /** Facts MLSD/MLST show (OPTS MLST). */
   mlstFacts: Set<string>;
+  /** The control connection is encrypted (AUTH TLS done, or implicit FTPS). */
+  tls: boolean;
+  /** PROT P: data connections are encrypted too. */
+  protectData: boolean;
 }
 
 /** What a transfer body gets while it runs. */
@@ -63,7 +67,11 @@ export interface TransferSpec {
 /** Server-wide services a session uses. */
 export interface SessionServices {
   /** The user and storage for a name and password, or `null`. */
-  authenticate(name: string, password: string): LoggedIn | null;
+  authenticate(name: string, password: string): Promise<LoggedIn | null>;
+  /** Takes a logged-in slot; false when `maxLoggedInUsers` are logged in (the server frees it at disconnect). */
+  claimLogin(): boolean;
+  /** Counts a failed login from `ip` towards a temporary ban of that address. */
+  loginFailed(ip: string): void;
   /** The IPv4 address a PASV reply announces for a control connection's local address. */
   passiveAddress(localAddress: string): Promise<string>;
   /** Whether the server is shutting down (new transfers are refused). */
@@ -88,6 +96,10 @@ export interface Session {
   startTransfer(spec: TransferSpec): void;
   /** Aborts the running transfer (its final reply is sent first); false when none ran. */
   abortTransfer(): Promise<boolean>;
+  /** Whether this server can do TLS (a certificate is configured). */
+  readonly tlsAvailable: boolean;
+  /** Switches the control connection to TLS right after the current reply (AUTH TLS). */
+  startTls(): void;
   /** One-line status of the running transfer, or `null`. */
   transferStatus(): string | null;
   /** Closes the session once the current reply is sent (QUIT, too many failed logins). */

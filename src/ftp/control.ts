@@ -1,6 +1,6 @@
 /**
  * The control connection: turns the byte stream into command lines and
- * serialises replies.
+ * serialises replies, over a transport that AUTH TLS can swap for TLS.
  *
  * Lines end in LF (CR before it is dropped). Telnet IAC sequences, which
  * clients send around ABOR, are removed. A line longer than
@@ -25,39 +25,81 @@ const IAC = 0xff;
 const LF = 0x0a;
 const CR = 0x0d;
 
-/** Reads command lines from `readable` until it ends or fails. */
-export async function* readControlLines(
-  readable: ReadableStream<Uint8Array>,
-): AsyncGenerator<ControlInput> {
-  const decoder = new TextDecoder("utf-8", { fatal: true });
+/** Something control bytes are read from and written to (a TCP or TLS connection). */
+export interface ControlTransport {
+  read(buffer: Uint8Array): Promise<number | null>;
+  write(bytes: Uint8Array): Promise<number>;
+}
+
+/**
+ * Reads command lines one at a time. Between two calls to {@link next} no
+ * read is pending, and bytes received but not parsed stay in the buffer, so
+ * the transport can be swapped for TLS after AUTH TLS without losing or
+ * misreading a byte ({@link takeBuffered} hands over what was read early).
+ */
+export class ControlReader {
+  readonly #decoder = new TextDecoder("utf-8", { fatal: true });
   // One spare byte so a maximal line still fits its CR.
-  const line = new Uint8Array(MAX_LINE_BYTES + 1);
-  let length = 0;
-  let overlong = false;
-  let afterIac = 0;
-  for await (const chunk of readable) {
-    for (const byte of chunk) {
-      if (afterIac > 0) {
-        afterIac = skipTelnetOption(afterIac, byte);
-        continue;
-      }
-      if (byte === IAC) {
-        afterIac = 1;
-        continue;
-      }
-      if (byte === LF) {
-        if (overlong) yield { kind: "overlong" };
-        else yield decodeLine(decoder, line.subarray(0, length));
-        length = 0;
-        overlong = false;
-        continue;
-      }
-      if (length >= line.length) {
-        overlong = true;
-        continue;
-      }
-      line[length++] = byte;
+  readonly #line = new Uint8Array(MAX_LINE_BYTES + 1);
+  readonly #buffer = new Uint8Array(16 * 1024);
+  #start = 0;
+  #end = 0;
+  #length = 0;
+  #overlong = false;
+  #afterIac = 0;
+
+  constructor(private transport: ControlTransport) {}
+
+  /** Reads from `transport` from now on. */
+  setTransport(transport: ControlTransport): void {
+    this.transport = transport;
+  }
+
+  /** Bytes read but not parsed yet (they belong to whatever comes next on the wire). */
+  takeBuffered(): Uint8Array {
+    const bytes = this.#buffer.slice(this.#start, this.#end);
+    this.#start = this.#end = 0;
+    return bytes;
+  }
+
+  /** The next line (or line problem); `null` when the connection ended. */
+  async next(): Promise<ControlInput | null> {
+    while (true) {
+      const input = this.#parse();
+      if (input) return input;
+      const read = await this.transport.read(this.#buffer);
+      if (read === null) return null;
+      this.#start = 0;
+      this.#end = read;
     }
+  }
+
+  /** Consumes buffered bytes up to the end of a line; `null` when more bytes are needed. */
+  #parse(): ControlInput | null {
+    while (this.#start < this.#end) {
+      const byte = this.#buffer[this.#start++];
+      if (this.#afterIac > 0) {
+        this.#afterIac = skipTelnetOption(this.#afterIac, byte);
+      } else if (byte === IAC) {
+        this.#afterIac = 1;
+      } else if (byte === LF) {
+        return this.#endLine();
+      } else if (this.#length >= this.#line.length) {
+        this.#overlong = true;
+      } else {
+        this.#line[this.#length++] = byte;
+      }
+    }
+    return null;
+  }
+
+  #endLine(): ControlInput {
+    const input: ControlInput = this.#overlong
+      ? { kind: "overlong" }
+      : decodeLine(this.#decoder, this.#line.subarray(0, this.#length));
+    this.#length = 0;
+    this.#overlong = false;
+    return input;
   }
 }
 
@@ -85,7 +127,12 @@ export class ReplyWriter {
   #queue: Promise<void> = Promise.resolve();
   #failed = false;
 
-  constructor(private readonly writer: WritableStreamDefaultWriter<Uint8Array>) {}
+  constructor(private transport: ControlTransport) {}
+
+  /** Writes to `transport` from now on (after a TLS upgrade). */
+  setTransport(transport: ControlTransport): void {
+    this.transport = transport;
+  }
 
   /** Queues `reply`; resolves when it is on the wire (or the connection is gone). */
   send(reply: Reply): Promise<void> {
@@ -93,7 +140,9 @@ export class ReplyWriter {
     this.#queue = this.#queue.then(async () => {
       if (this.#failed) return;
       try {
-        await this.writer.write(bytes);
+        for (let offset = 0; offset < bytes.length;) {
+          offset += await this.transport.write(bytes.subarray(offset));
+        }
       } catch {
         this.#failed = true;
       }

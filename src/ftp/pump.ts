@@ -24,7 +24,8 @@ export async function sendToClient(
     }
     transfer.progress(chunk.length);
   }, transfer.signal);
-  await writer.close().catch(() => {
+  writer.releaseLock();
+  await transfer.conn.finish().catch(() => {
     throw new FtpError(426, "Data connection closed before the end of the transfer");
   });
 }

@@ -13,8 +13,10 @@ import type { Storage } from "../storage/types.ts";
 import { UserDirectory } from "./auth.ts";
 import type { LoggedIn, SessionServices } from "./context.ts";
 import { FtpError } from "./errors.ts";
-import { PortPool } from "./passive.ts";
+import { AdmissionControl } from "./limits.ts";
+import { PortPool, unmapIPv4 } from "./passive.ts";
 import { FtpSession } from "./session.ts";
+import { loadTlsMaterial, TlsUpgrader } from "./tls.ts";
 
 /** How long a resolved masquerade host name is trusted. */
 const MASQUERADE_TTL_MS = 60_000;
@@ -24,6 +26,7 @@ export class FtpServer implements SessionServices {
   readonly #sessions = new Map<FtpSession, Promise<void>>();
   readonly #users: UserDirectory;
   readonly #pool: PortPool;
+  readonly #limits: AdmissionControl;
   #nextId = 1;
   #shuttingDown = false;
   #masquerade = { address: "", expires: 0 };
@@ -34,10 +37,14 @@ export class FtpServer implements SessionServices {
     private readonly log: Logger,
     private readonly listener: Deno.TcpListener,
     private readonly storages: Storage[],
+    private readonly tls: Tls | null,
   ) {
     this.#users = new UserDirectory(config.users);
     this.#pool = new PortPool(config.passivePorts.min, config.passivePorts.max);
-    this.#accepting = this.#acceptLoop();
+    this.#limits = new AdmissionControl(config);
+    const loops = [this.#acceptLoop(listener, false)];
+    if (tls?.implicit) loops.push(this.#acceptLoop(tls.implicit, true));
+    this.#accepting = Promise.all(loops).then(() => {});
   }
 
   /** Opens every account's storage and starts listening. */
@@ -55,8 +62,22 @@ export class FtpServer implements SessionServices {
     for (const account of config.accounts) {
       storages.push(await openStorage(account.storage, context));
     }
-    const listener = Deno.listen({ hostname: config.listenAddress, port: config.listenPort });
-    return new FtpServer(config, log, listener, storages);
+    let tls: Tls | null = null;
+    try {
+      tls = await startTls(config);
+      const listener = Deno.listen({ hostname: config.listenAddress, port: config.listenPort });
+      return new FtpServer(config, log, listener, storages, tls);
+    } catch (error) {
+      tls?.implicit?.close();
+      await tls?.upgrader.close();
+      await Promise.all(storages.map((storage) => storage.close()));
+      throw error;
+    }
+  }
+
+  /** The implicit FTPS address, when it is on. */
+  get implicitAddress(): Deno.NetAddr | null {
+    return this.tls?.implicit?.addr ?? null;
   }
 
   /** The address actually listened on (the port matters when listen_port is 0). */
@@ -78,9 +99,19 @@ export class FtpServer implements SessionServices {
     return this.#pool.inUse;
   }
 
-  authenticate(name: string, password: string): LoggedIn | null {
-    const user = this.#users.check(name, password);
+  async authenticate(name: string, password: string): Promise<LoggedIn | null> {
+    const user = await this.#users.check(name, password);
     return user ? { user, storage: this.storages[user.account] } : null;
+  }
+
+  claimLogin(): boolean {
+    return this.#limits.claimLogin();
+  }
+
+  loginFailed(ip: string): void {
+    if (this.#limits.loginFailed(ip)) {
+      this.log.warn("banned", { ip, seconds: this.config.banTimeMs / 1000 });
+    }
   }
 
   async passiveAddress(localAddress: string): Promise<string> {
@@ -106,6 +137,7 @@ export class FtpServer implements SessionServices {
     if (this.#shuttingDown) return;
     this.#shuttingDown = true;
     this.listener.close();
+    this.tls?.implicit?.close();
     await this.#accepting;
     const sessions = [...this.#sessions.keys()];
     const graceful = Promise.all(
@@ -121,20 +153,32 @@ export class FtpServer implements SessionServices {
     await Promise.all([...this.#sessions.keys()].map((session) => session.close(reason)));
     await Promise.all(this.#sessions.values());
     await Promise.all(this.storages.map((storage) => storage.close()));
+    await this.tls?.upgrader.close();
   }
 
-  async #acceptLoop(): Promise<void> {
+  /** Accepts until the listener closes; `secure`: implicit FTPS (TLS from the first byte). */
+  async #acceptLoop(
+    listener: Deno.Listener<Deno.Conn<Deno.NetAddr>>,
+    secure: boolean,
+  ): Promise<void> {
     try {
-      for await (const conn of this.listener) this.#admit(conn);
+      for await (const conn of listener) this.#admit(conn, secure);
     } catch (error) {
       if (!this.#shuttingDown) this.log.error("accept-failed", { error: String(error) });
     }
   }
 
-  #admit(conn: Deno.TcpConn): void {
+  #admit(conn: Deno.Conn<Deno.NetAddr>, secure: boolean): void {
     const max = this.config.maxConnections;
     if (this.#shuttingDown || (max > 0 && this.#sessions.size >= max)) {
       refuse(conn, this.#shuttingDown ? "Server shutting down" : "Too many connections; try later");
+      return;
+    }
+    const ip = unmapIPv4(conn.remoteAddr.hostname);
+    const admission = this.#limits.admit(ip);
+    if (!admission.ok) {
+      this.log.debug("connection-refused", { ip, reason: admission.refuse });
+      refuse(conn, admission.refuse);
       return;
     }
     const session = new FtpSession(conn, this.#nextId++, {
@@ -142,16 +186,44 @@ export class FtpServer implements SessionServices {
       log: this.log,
       pool: this.#pool,
       services: this,
-    });
+      tls: this.tls?.upgrader ?? null,
+    }, secure);
     const served = session.serve().catch((error) => {
       this.log.error("session-crashed", { session: session.id, error: String(error) });
-    }).finally(() => this.#sessions.delete(session));
+    }).finally(() => {
+      this.#sessions.delete(session);
+      this.#limits.release(ip);
+      if (session.state.user) this.#limits.releaseLogin();
+    });
     this.#sessions.set(session, served);
   }
 }
 
+/** FTPS: the upgrader for AUTH TLS and PROT P, and the implicit FTPS listener. */
+interface Tls {
+  upgrader: TlsUpgrader;
+  implicit: Deno.TlsListener | null;
+}
+
+/** Loads the certificate (errors name the file) and opens the implicit FTPS port. */
+async function startTls(config: ServerConfig): Promise<Tls | null> {
+  if (config.tls.certFile === "") return null;
+  const material = await loadTlsMaterial(config.tls);
+  const upgrader = new TlsUpgrader(material);
+  const port = config.tls.implicitPort;
+  try {
+    const implicit = port === 0
+      ? null
+      : Deno.listenTls({ hostname: config.listenAddress, port, ...material });
+    return { upgrader, implicit };
+  } catch (error) {
+    await upgrader.close();
+    throw error;
+  }
+}
+
 /** Answers 421 and hangs up, without a session. */
-function refuse(conn: Deno.TcpConn, text: string): void {
+function refuse(conn: Deno.Conn, text: string): void {
   conn.write(new TextEncoder().encode(`421 ${text}\r\n`))
     .catch(() => {})
     .finally(() => {

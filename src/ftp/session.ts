@@ -11,16 +11,26 @@ import type { ServerConfig } from "../config/types.ts";
 import type { Logger } from "../log.ts";
 import { COMMANDS } from "./commands/index.ts";
 import type { Session, SessionServices, SessionState, TransferSpec } from "./context.ts";
-import { readControlLines, ReplyWriter } from "./control.ts";
+import { ControlReader, ReplyWriter } from "./control.ts";
 import { DataChannels } from "./data.ts";
 import { FtpError, isExpected, replyForError, requestIdOf } from "./errors.ts";
 import type { PortPool } from "./passive.ts";
 import { unmapIPv4 } from "./passive.ts";
 import { type Reply, reply } from "./reply.ts";
+import type { TlsUpgrader } from "./tls.ts";
 import { ActiveTransfer } from "./transfer.ts";
 
 /** Commands served while a transfer runs (RFC 959 4.1.3). */
 const DURING_TRANSFER = new Set(["ABOR", "STAT"]);
+
+/** Commands that open a data connection (require_tls wants them protected). */
+const DATA_COMMANDS = new Set(["RETR", "STOR", "LIST", "NLST", "MLSD"]);
+
+/** Commands that carry credentials (require_tls wants them encrypted). */
+const CREDENTIAL_COMMANDS = new Set(["USER", "PASS"]);
+
+/** How long closing a TLS control connection waits for its last bytes to go out. */
+const TLS_CLOSE_WAIT_MS = 2000;
 
 /** Greeting, kept from the original so scripts that match it still work. */
 const BANNER = "Welcome to COS FTP Service";
@@ -31,6 +41,8 @@ export interface SessionDeps {
   log: Logger;
   pool: PortPool;
   services: SessionServices;
+  /** Upgrades connections to TLS; `null` when FTPS is not configured. */
+  tls: TlsUpgrader | null;
 }
 
 /** A control connection being served. */
@@ -52,21 +64,40 @@ export class FtpSession implements Session {
     renameFrom: null,
     epsvAll: false,
     mlstFacts: new Set(["type", "size", "modify", "perm"]),
+    tls: false,
+    protectData: false,
   };
   readonly #writer: ReplyWriter;
+  readonly #reader: ControlReader;
+  readonly #tls: TlsUpgrader | null;
+  /** The current control transport: the accepted connection, or TLS over it. */
+  #transport: Deno.Conn<Deno.NetAddr>;
+  #upgradeRequested = false;
+  /** With AUTH TLS: resolves when the relay has delivered all our bytes. */
+  #drained: Promise<void> = Promise.resolve();
   #transfer: ActiveTransfer | null = null;
   #ending = false;
   #closed = false;
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(private readonly conn: Deno.TcpConn, readonly id: number, deps: SessionDeps) {
+  /** `secure`: `conn` is already TLS (implicit FTPS). */
+  constructor(
+    private readonly conn: Deno.Conn<Deno.NetAddr>,
+    readonly id: number,
+    deps: SessionDeps,
+    secure = false,
+  ) {
     this.config = deps.config;
     this.log = deps.log;
     this.services = deps.services;
     this.remoteAddress = unmapIPv4(conn.remoteAddr.hostname);
     this.localAddress = unmapIPv4(conn.localAddr.hostname);
     this.data = new DataChannels(deps.pool, this.remoteAddress, this.config.passiveAcceptTimeoutMs);
-    this.#writer = new ReplyWriter(conn.writable.getWriter());
+    this.#transport = conn;
+    this.#reader = new ControlReader(conn);
+    this.#writer = new ReplyWriter(conn);
+    this.#tls = deps.tls;
+    this.state.tls = secure;
   }
 
   /** Serves the connection until the client leaves, QUIT, or {@link close}. */
@@ -75,12 +106,13 @@ export class FtpSession implements Session {
     await this.send(220, BANNER);
     this.#armIdleTimer();
     try {
-      for await (const input of readControlLines(this.conn.readable)) {
+      for (let input = await this.#reader.next(); input; input = await this.#reader.next()) {
         this.#armIdleTimer();
         if (input.kind === "overlong") await this.send(500, "Command line too long");
         else if (input.kind === "invalid-utf8") await this.send(501, "Command is not valid UTF-8");
         else await this.#handleLine(input.text);
         if (this.#ending || this.#writer.failed) break;
+        if (this.#upgradeRequested) await this.#upgradeControl();
       }
     } catch {
       // The client reset the connection, or close() closed it: either way we are done.
@@ -93,7 +125,7 @@ export class FtpSession implements Session {
   async close(reason: FtpError): Promise<void> {
     this.#transfer?.abort(reason);
     await this.#transfer?.done;
-    this.#closeConnection();
+    await this.#closeConnection();
   }
 
   /** Ends the session once the running transfer (if any) is over, telling the client why. */
@@ -101,7 +133,7 @@ export class FtpSession implements Session {
     this.#ending = true;
     await this.#transfer?.done;
     await this.send(code, text);
-    this.#closeConnection();
+    await this.#closeConnection();
   }
 
   /** Whether a transfer is running. */
@@ -120,6 +152,7 @@ export class FtpSession implements Session {
       user: this.state.user?.user.name ?? "",
       binary: this.state.binary,
       stallTimeoutMs: this.config.dataTimeoutMs,
+      tls: this.state.protectData ? this.#tls : null,
       send: (r: Reply) => this.#writer.send(r),
     });
     this.#transfer = transfer;
@@ -134,6 +167,27 @@ export class FtpSession implements Session {
     transfer.abort(new FtpError(426, "Transfer aborted by ABOR; nothing was stored"));
     await transfer.done;
     return true;
+  }
+
+  get tlsAvailable(): boolean {
+    return this.#tls !== null;
+  }
+
+  startTls(): void {
+    this.#upgradeRequested = true;
+  }
+
+  /** AUTH TLS: no read is pending now, so the next bytes on the wire are the TLS handshake. */
+  async #upgradeControl(): Promise<void> {
+    this.#upgradeRequested = false;
+    const secured = await this.#tls!.secure(this.#transport, this.#reader.takeBuffered());
+    const tls = secured.conn;
+    this.#drained = secured.drained;
+    this.#transport = tls;
+    this.#reader.setTransport(tls);
+    this.#writer.setTransport(tls);
+    this.state.tls = true;
+    this.log.debug("tls", { session: this.id, ip: this.remoteAddress });
   }
 
   transferStatus(): string | null {
@@ -164,12 +218,26 @@ export class FtpSession implements Session {
     if (command.needsArg && arg.trim() === "") {
       return void await this.send(501, `Syntax: ${command.syntax}`);
     }
+    const refusal = this.#tlsRefusal(name);
+    if (refusal) return void await this.send(refusal.code, refusal.text);
     if (name === "RNTO") this.state.renameFrom = renameFrom;
     try {
       await command.run(this, arg);
     } catch (error) {
       await this.#reportFailure(name, arg, error);
     }
+  }
+
+  /** With require_tls: credentials only over TLS, data only with PROT P. */
+  #tlsRefusal(name: string): { code: number; text: string } | null {
+    if (!this.config.tls.requireTls) return null;
+    if (CREDENTIAL_COMMANDS.has(name) && !this.state.tls) {
+      return { code: 530, text: "TLS required: send AUTH TLS before logging in" };
+    }
+    if (DATA_COMMANDS.has(name) && !this.state.protectData) {
+      return { code: 521, text: "Data connections must be protected: send PBSZ 0 and PROT P" };
+    }
+    return null;
   }
 
   async #reportFailure(name: string, arg: string, error: unknown): Promise<void> {
@@ -207,17 +275,35 @@ export class FtpSession implements Session {
     this.#transfer?.abort(new FtpError(426, "Control connection closed; transfer aborted"));
     await this.#transfer?.done;
     this.data.discard();
-    this.#closeConnection();
+    await this.#closeConnection();
     this.log.debug("disconnect", { session: this.id, ip: this.remoteAddress });
   }
 
-  #closeConnection(): void {
+  /**
+   * Closes the control connection. Over TLS the last replies are flushed
+   * with a close_notify first (bounded in time), so a client that reads to
+   * the end sees them and a proper TLS end.
+   */
+  async #closeConnection(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    try {
-      this.conn.close();
-    } catch {
-      // Already closed.
+    if (this.state.tls) {
+      const flushed = this.#transport.closeWrite().then(() => this.#drained);
+      await Promise.race([flushed.catch(() => {}), delay(TLS_CLOSE_WAIT_MS)]);
+    }
+    for (const conn of new Set([this.#transport, this.conn])) {
+      try {
+        conn.close();
+      } catch {
+        // Already closed.
+      }
     }
   }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    Deno.unrefTimer(timer);
+  });
 }

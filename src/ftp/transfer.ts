@@ -11,6 +11,7 @@ import type { DataChannels, DataConnection } from "./data.ts";
 import { FtpError, isExpected, replyForError, requestIdOf } from "./errors.ts";
 import type { TransferSpec } from "./context.ts";
 import type { Reply } from "./reply.ts";
+import type { TlsUpgrader } from "./tls.ts";
 import { reply } from "./reply.ts";
 
 /** What a running transfer needs from its session. */
@@ -20,6 +21,8 @@ export interface TransferHost {
   readonly user: string;
   readonly binary: boolean;
   readonly stallTimeoutMs: number;
+  /** TLS for the data connection (PROT P), or `null` for a clear one. */
+  readonly tls: TlsUpgrader | null;
   send(reply: Reply): Promise<void>;
 }
 
@@ -60,7 +63,11 @@ export class ActiveTransfer {
       await this.host.send(
         reply(150, `Opening ${mode} mode data connection for ${this.spec.path}`),
       );
+      // RFC 4217 clients start the data connection's TLS after the 150 reply.
+      if (this.host.tls) conn = await conn.secure(this.host.tls, this.spec.command === "STOR");
       const text = await this.spec.run({ conn, signal, progress: (n) => this.#progress(n) });
+      // A clean end on our side too (with TLS, a close_notify the client may wait for).
+      await conn.finish().catch(() => {});
       outcome = reply(226, text);
     } catch (error) {
       const cause = signal.aborted ? signal.reason : error;

@@ -69,7 +69,10 @@ export async function startServer(
   const config = testConfig(root, logDir);
   adjust(config);
   const log = await Logger.open(config.logLevel, config.logDir, false);
-  const server = await FtpServer.start(config, log);
+  const server = await FtpServer.start(config, log).catch((error) => {
+    log.close();
+    throw error;
+  });
   return {
     server,
     port: server.address.port,

@@ -29,7 +29,8 @@ const pass: Command = {
     const state = session.state;
     if (state.phase === "ready") return void await session.send(503, "Already logged in");
     if (state.phase !== "need-password") return void await session.send(503, "Send USER first");
-    const found = session.services.authenticate(state.pendingUser, arg);
+    const found = await session.services.authenticate(state.pendingUser, arg);
+    if (found && !session.services.claimLogin()) return await tooManyUsers(session);
     if (found) {
       state.user = found;
       state.phase = "ready";
@@ -45,11 +46,25 @@ const pass: Command = {
   },
 };
 
-/** A failed login: wait, answer 530, and hang up after too many tries. */
+/** A correct login while `maxLoggedInUsers` are logged in: 421 and hang up. */
+async function tooManyUsers(session: Session): Promise<void> {
+  session.state.phase = "need-user";
+  session.log.warn("login", {
+    session: session.id,
+    user: session.state.pendingUser,
+    ip: session.remoteAddress,
+    result: "too-many-users",
+  });
+  await session.send(421, "Too many users logged in; try later");
+  session.end();
+}
+
+/** A failed login: count it towards a ban, wait, answer 530, and hang up after too many tries. */
 async function refuse(session: Session): Promise<void> {
   const state = session.state;
   state.failedLogins++;
   state.phase = "need-user";
+  session.services.loginFailed(session.remoteAddress);
   session.log.warn("login", {
     session: session.id,
     user: state.pendingUser,

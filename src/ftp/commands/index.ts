@@ -11,6 +11,7 @@ import { INFO_COMMANDS } from "./info.ts";
 import { LISTING_COMMANDS } from "./listing.ts";
 import { NAVIGATION_COMMANDS } from "./navigation.ts";
 import { PARAMETER_COMMANDS } from "./params.ts";
+import { SECURITY_COMMANDS } from "./security.ts";
 import { SITE_COMMANDS } from "./site.ts";
 import { TRANSFER_COMMANDS } from "./transfer.ts";
 
@@ -45,5 +46,6 @@ export const COMMANDS: ReadonlyMap<string, Command> = new Map(Object.entries({
   ...LISTING_COMMANDS,
   ...TRANSFER_COMMANDS,
   ...SITE_COMMANDS,
+  ...SECURITY_COMMANDS,
   HELP: help,
 }));

@@ -35,7 +35,17 @@ const feat: Command = {
   syntax: "FEAT",
   async run(session) {
     const facts = SUPPORTED_FACTS.map((fact) => `${fact}*;`).join("");
-    const features = ["EPSV", "MDTM", `MLST ${facts}`, "REST STREAM", "SIZE", "TVFS", "UTF8"];
+    const features = [
+      "EPRT",
+      "EPSV",
+      "MDTM",
+      `MLST ${facts}`,
+      "REST STREAM",
+      "SIZE",
+      "TVFS",
+      "UTF8",
+    ];
+    if (session.tlsAvailable) features.unshift("AUTH TLS", "AUTH SSL", "PBSZ", "PROT");
     await session.send(211, ["Features:", ...features.map((f) => ` ${f}`), "End"]);
   },
 };
@@ -92,7 +102,12 @@ function serverStatus(session: Session): string[] {
     `Connected from ${session.remoteAddress}`,
     state.user ? `Logged in as ${state.user.user.name}` : "Not logged in",
     `TYPE: ${state.binary ? "BINARY" : "ASCII"}; STRUcture: File; transfer MODE: Stream`,
-    session.data.prepared ? "Passive data connection ready" : "No data connection",
+    session.data.mode
+      ? `${session.data.mode === "active" ? "Active" : "Passive"} data connection ready`
+      : "No data connection",
+    state.tls
+      ? `Control connection: TLS; data: ${state.protectData ? "TLS (PROT P)" : "clear (PROT C)"}`
+      : "Control connection: clear",
     "End of status",
   ];
 }

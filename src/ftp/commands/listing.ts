@@ -108,11 +108,13 @@ function listingTransfer(
         await writeOrFail(writer, bytes);
         transfer.progress(bytes.length);
         if (limit > 0 && count >= limit && room < page.length) {
-          await writer.close().catch(() => {});
+          writer.releaseLock();
+          await transfer.conn.finish().catch(() => {});
           return `Listing cut at ${limit} entries (max_list_file); ask for a narrower path`;
         }
       }
-      await writer.close().catch(() => {});
+      writer.releaseLock();
+      await transfer.conn.finish().catch(() => {});
       return `Transfer complete: ${count} entries`;
     },
   });

@@ -1,10 +1,11 @@
 /**
- * Data transfers: PASV, EPSV, REST, RETR, STOR, ALLO, ABOR.
+ * Data transfers: PASV, EPSV, PORT, EPRT, REST, RETR, STOR, ALLO, ABOR.
  *
  * @module
  */
 
 import type { WriteSink } from "../../storage/types.ts";
+import { familyOf, parseEprt, parsePort } from "../active.ts";
 import { CrlfToLf, lfToCrlf } from "../ascii.ts";
 import type { Session } from "../context.ts";
 import { FtpError } from "../errors.ts";
@@ -48,6 +49,49 @@ const epsv: Command = {
     }
     const port = session.data.openPassive(bindAddress(session));
     await session.send(229, `Entering Extended Passive Mode (|||${port}|)`);
+  },
+};
+
+/**
+ * What PORT and EPRT check before parsing: active mode enabled, no EPSV ALL.
+ * Like PASV, a PORT or EPRT drops any earlier prepared connection, even when
+ * its argument is then refused.
+ */
+function allowActive(session: Session): void {
+  if (!session.config.activeMode) {
+    throw new FtpError(502, "Active mode is disabled on this server; use PASV or EPSV");
+  }
+  if (session.state.epsvAll) throw new FtpError(501, "Only EPSV is allowed after EPSV ALL");
+  session.data.discard();
+}
+
+const port: Command = {
+  needsLogin: true,
+  needsArg: true,
+  syntax: "PORT h1,h2,h3,h4,p1,p2",
+  async run(session, arg) {
+    allowActive(session);
+    const target = parsePort(arg);
+    session.data.openActive(target.host, target.port, "PORT");
+    await session.send(
+      200,
+      "PORT command successful; the server connects when the transfer starts",
+    );
+  },
+};
+
+const eprt: Command = {
+  needsLogin: true,
+  needsArg: true,
+  syntax: "EPRT |1|a.b.c.d|port| or |2|ipv6|port|",
+  async run(session, arg) {
+    allowActive(session);
+    const target = parseEprt(arg, familyOf(session.remoteAddress));
+    session.data.openActive(target.host, target.port, "EPRT");
+    await session.send(
+      200,
+      "EPRT command successful; the server connects when the transfer starts",
+    );
   },
 };
 
@@ -168,10 +212,12 @@ const abor: Command = {
   },
 };
 
-/** PASV, EPSV, REST, RETR, STOR, ALLO, ABOR. */
+/** PASV, EPSV, PORT, EPRT, REST, RETR, STOR, ALLO, ABOR. */
 export const TRANSFER_COMMANDS: Record<string, Command> = {
   PASV: pasv,
   EPSV: epsv,
+  PORT: port,
+  EPRT: eprt,
   REST: rest,
   RETR: retr,
   STOR: stor,

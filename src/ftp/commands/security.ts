@@ -1,0 +1,79 @@
+/**
+ * FTPS (RFC 4217): AUTH, PBSZ, PROT, CCC.
+ *
+ * @module
+ */
+
+import { FtpError } from "../errors.ts";
+import type { Command } from "./command.ts";
+
+const auth: Command = {
+  needsLogin: false,
+  needsArg: true,
+  syntax: "AUTH TLS",
+  async run(session, arg) {
+    const mechanism = arg.trim().toUpperCase();
+    if (!["TLS", "SSL", "TLS-C", "TLS-P"].includes(mechanism)) {
+      throw new FtpError(504, `AUTH ${mechanism} not supported; use AUTH TLS`);
+    }
+    if (!session.tlsAvailable) throw new FtpError(502, "FTPS is not configured on this server");
+    if (session.state.tls) throw new FtpError(503, "Already using TLS");
+    if (session.transferStatus()) throw new FtpError(503, "Not during a transfer");
+    await session.send(234, `AUTH ${mechanism} successful`);
+    session.startTls();
+  },
+};
+
+const pbsz: Command = {
+  needsLogin: false,
+  needsArg: true,
+  syntax: "PBSZ 0",
+  async run(session) {
+    if (!session.state.tls) {
+      throw new FtpError(503, "PBSZ needs a TLS control connection (AUTH TLS)");
+    }
+    // TLS is a stream: the only buffer size that means anything is 0 (RFC 4217 8).
+    await session.send(200, "PBSZ=0");
+  },
+};
+
+const prot: Command = {
+  needsLogin: false,
+  needsArg: true,
+  syntax: "PROT P|C",
+  async run(session, arg) {
+    if (!session.state.tls) {
+      throw new FtpError(503, "PROT needs a TLS control connection (AUTH TLS)");
+    }
+    const level = arg.trim().toUpperCase();
+    if (level === "P") {
+      session.state.protectData = true;
+      return void await session.send(200, "Protection level set to Private");
+    }
+    if (level === "C") {
+      if (session.config.tls.requireTls) {
+        throw new FtpError(534, "Clear data connections are refused on this server");
+      }
+      session.state.protectData = false;
+      return void await session.send(200, "Protection level set to Clear");
+    }
+    throw new FtpError(504, `PROT ${level} not supported; use P or C`);
+  },
+};
+
+const ccc: Command = {
+  needsLogin: false,
+  syntax: "CCC",
+  async run() {
+    // Dropping to clear text would expose everything after it (and let a middlebox inject).
+    throw new FtpError(534, "CCC refused: the control connection stays encrypted");
+  },
+};
+
+/** AUTH, PBSZ, PROT, CCC. */
+export const SECURITY_COMMANDS: Record<string, Command> = {
+  AUTH: auth,
+  PBSZ: pbsz,
+  PROT: prot,
+  CCC: ccc,
+};
