@@ -64,9 +64,9 @@ const prot: Command = {
 const ccc: Command = {
   needsLogin: false,
   syntax: "CCC",
-  async run() {
+  run() {
     // Dropping to clear text would expose everything after it (and let a middlebox inject).
-    throw new FtpError(534, "CCC refused: the control connection stays encrypted");
+    return Promise.reject(new FtpError(534, "CCC refused: the control connection stays encrypted"));
   },
 };
 
