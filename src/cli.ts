@@ -9,6 +9,7 @@ import { embeddedDefaultConfig, formatIssue, loadConfigFile } from "./config/loa
 import type { ConfigIssue, ServerConfig, StorageConfig } from "./config/types.ts";
 import { openStorage, storageContext } from "./storage/open.ts";
 import { FtpServer } from "./ftp/server.ts";
+import { loadTlsMaterial } from "./ftp/tls.ts";
 import { Logger } from "./log.ts";
 import { hashPassword } from "./password.ts";
 import { VERSION } from "./version.ts";
@@ -181,6 +182,15 @@ async function check(config: ServerConfig): Promise<number> {
     } catch (error) {
       failures++;
       console.log(`${what}: FAILED: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  if (config.tls.certFile !== "") {
+    try {
+      await loadTlsMaterial(config.tls);
+      console.log(`[FTPS] ${config.tls.certFile}: OK`);
+    } catch (error) {
+      failures++;
+      console.log(`[FTPS] FAILED: ${error instanceof Error ? error.message : String(error)}`);
     }
   }
   return failures === 0 ? 0 : 1;
