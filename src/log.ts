@@ -75,6 +75,15 @@ function formatFields(fields: LogFields): string {
   return out;
 }
 
+/**
+ * Plain when safe; otherwise JSON-quoted with every control character
+ * escaped, so a client's bytes (a user name, a path) can never inject a
+ * line, a terminal escape sequence or a NUL into the log.
+ */
 function quoteIfNeeded(value: string): string {
-  return /^[^\s"=]+$/.test(value) ? value : JSON.stringify(value);
+  if (/^[^\s"=\p{Cc}]+$/u.test(value)) return value;
+  return JSON.stringify(value).replace(
+    /\p{Cc}/gu,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
 }

@@ -36,6 +36,7 @@ export function quotePath(path: string): string {
   return `"${path.replaceAll('"', '""')}"`;
 }
 
+/** A reply line never carries a client's control characters back (line breaks, escapes, NUL). */
 function stripLineBreaks(text: string): string {
-  return text.replace(/[\r\n]/g, " ");
+  return text.replace(/[\r\n]/g, " ").replace(/\p{Cc}/gu, "?");
 }
