@@ -5,28 +5,14 @@
 
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
 import { needs, run } from "./support/clients.ts";
-import { randomBytes } from "./support/server.ts";
+import { freePort, randomBytes, SERVER_PERMISSIONS } from "./support/server.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const MAIN = `${ROOT}main.ts`;
-const PERMISSIONS = [
-  "--allow-net",
-  "--allow-read",
-  "--allow-write",
-  "--allow-env",
-  "--allow-sys=hostname,osRelease",
-];
+const PERMISSIONS = SERVER_PERMISSIONS;
 
 function deno(args: string[], cwd = ROOT) {
   return run(Deno.execPath(), ["run", ...PERMISSIONS, MAIN, ...args], { cwd, timeoutMs: 30_000 });
-}
-
-/** A free TCP port on 127.0.0.1 (bound and released; fine for a test). */
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = listener.addr.port;
-  listener.close();
-  return port;
 }
 
 /** Starts main.ts in the background and waits for its control port to answer. */

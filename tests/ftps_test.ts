@@ -9,18 +9,11 @@ import { Readable, Writable } from "node:stream";
 import { Buffer } from "node:buffer";
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
 import { needs, python, run } from "./support/clients.ts";
-import { randomBytes, sha256, startServer, type TestServer } from "./support/server.ts";
+import { freePort, randomBytes, sha256, startServer, type TestServer } from "./support/server.ts";
 
 const FIXTURES = new URL("./fixtures/", import.meta.url).pathname;
 const CERT = `${FIXTURES}tls-cert.pem`;
 const KEY = `${FIXTURES}tls-key.pem`;
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = listener.addr.port;
-  listener.close();
-  return port;
-}
 
 function startTlsServer(options: { implicit?: boolean; requireTls?: boolean } = {}) {
   return startServer((c) => {

@@ -11,18 +11,11 @@ import { DEFAULT_ITERATIONS, hashPassword, parseHash } from "../src/password.ts"
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
 import { needs, python, run } from "./support/clients.ts";
 import { RawClient, readAll } from "./support/raw_client.ts";
-import { eventually, startServer, user } from "./support/server.ts";
+import { eventually, SERVER_PERMISSIONS, startServer, user } from "./support/server.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const MAIN = `${ROOT}main.ts`;
-/** The permissions the server runs with (deno task serve): --hash-password needs no more. */
-const PERMISSIONS = [
-  "--allow-net",
-  "--allow-read",
-  "--allow-write",
-  "--allow-env",
-  "--allow-sys=hostname,osRelease",
-];
+const PERMISSIONS = SERVER_PERMISSIONS;
 
 /** Logs in from 127.0.0.2 (a second address on Linux loopback) and prints each reply. */
 const LOGIN_FROM_SECOND_ADDRESS = `

@@ -109,3 +109,20 @@ export async function eventually(condition: () => boolean, timeoutMs = 5000): Pr
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+/** A free TCP port on 127.0.0.1 (bound, then released: good enough for a test). */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = listener.addr.port;
+  listener.close();
+  return port;
+}
+
+/** The permissions the server runs with (`deno task serve`), for tests that start main.ts. */
+export const SERVER_PERMISSIONS = [
+  "--allow-net",
+  "--allow-read",
+  "--allow-write",
+  "--allow-env",
+  "--allow-sys=hostname,osRelease",
+];
