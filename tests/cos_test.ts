@@ -191,6 +191,9 @@ Deno.test("COS: file and directory renames with Chinese and spaced names; the di
       ["归档/", "归档/sub/b+c.txt", "归档/第一季度.bin"].sort(),
     );
     assertEquals(s.emulator.getObject(BUCKET, "归档/第一季度.bin"), bytes);
+    await c.expect("RNFR 归档/第一季度.bin", 350);
+    await c.expect("RNTO ./归档/第一季度.bin", 250); // onto itself: must not delete it
+    assertEquals(s.emulator.getObject(BUCKET, "归档/第一季度.bin"), bytes);
     for (let i = 0; i < 6; i++) s.emulator.putObject(BUCKET, `many/k${i}`, new Uint8Array());
     await c.expect("RNFR many", 350);
     const refused = await c.expect("RNTO few", 550);
@@ -516,6 +519,26 @@ Deno.test("COS: shutdown past the grace period aborts the unfinished upload; not
     assertEquals(s.emulator.inflightUploads(), []);
     assertEquals(s.emulator.getObject(BUCKET, "keep.bin"), encoder.encode("old"));
     data.close();
+    c.close();
+  } finally {
+    await s.stop();
+  }
+});
+
+Deno.test("COS: a CompleteMultipartUpload whose answer is lost still reports 226 when it committed", async () => {
+  const s = await startCosServer();
+  try {
+    const c = await RawClient.login(s.port);
+    const lost = s.emulator.injectFault({
+      op: "CompleteMultipartUpload",
+      kind: "reset",
+      phase: "after",
+    });
+    const bytes = randomBytes(3 * MIB + 1);
+    await c.store("lost-answer.bin", bytes);
+    assertEquals(lost.hits, 1);
+    assertEquals(s.emulator.getObject(BUCKET, "lost-answer.bin"), bytes);
+    assertEquals(s.emulator.inflightUploads(), []);
     c.close();
   } finally {
     await s.stop();

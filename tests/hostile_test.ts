@@ -452,3 +452,27 @@ Deno.test("hostile: control characters a client sends never reach the log raw", 
     await s.stop();
   }
 });
+
+Deno.test("hostile: a client that never reads replies is dropped; shutdown does not wait on it", async () => {
+  const s = await startServer((c) => {
+    c.idleTimeoutMs = 1000;
+  });
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: s.port });
+  try {
+    const flood = new TextEncoder().encode("FEAT\r\n".repeat(50_000));
+    // Keep writing until the server stops reading us (our writes then block or fail).
+    const writing = (async () => {
+      for (let i = 0; i < 20; i++) await conn.write(flood);
+    })().catch(() => {});
+    await new Promise((r) => setTimeout(r, 500));
+    await eventually(() => s.server.sessionCount === 0, 15_000);
+    assertEquals(s.server.sessionCount, 0, "the session was dropped");
+    assert(/client-not-reading/.test(await s.logText()), "logged why");
+    conn.close();
+    await writing;
+  } finally {
+    const started = Date.now();
+    await s.stop();
+    assert(Date.now() - started < 8000, "shutdown finished promptly");
+  }
+});

@@ -55,7 +55,7 @@ class FakeTarget implements ObjectTarget {
     }
   }
 
-  complete(_id: string, etags: string[]): Promise<Entry> {
+  complete(_id: string, etags: string[], _size: number): Promise<Entry> {
     this.calls.push(`complete ${etags.join(",")}`);
     const numbers = [...this.parts.keys()].sort((a, b) => a - b);
     this.stored = concat(numbers.map((n) => this.parts.get(n)!));

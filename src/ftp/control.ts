@@ -127,7 +127,16 @@ export class ReplyWriter {
   #queue: Promise<void> = Promise.resolve();
   #failed = false;
 
-  constructor(private transport: ControlTransport) {}
+  /**
+   * A write that cannot finish within `timeoutMs` means the client stopped
+   * reading: the writer fails and calls `onStuck` (which closes the
+   * connection), instead of holding the session, and shutdown, forever.
+   */
+  constructor(
+    private transport: ControlTransport,
+    private readonly timeoutMs: number,
+    private readonly onStuck: () => void,
+  ) {}
 
   /** Writes to `transport` from now on (after a TLS upgrade). */
   setTransport(transport: ControlTransport): void {
@@ -139,19 +148,30 @@ export class ReplyWriter {
     const bytes = this.#encoder.encode(formatReply(reply));
     this.#queue = this.#queue.then(async () => {
       if (this.#failed) return;
-      try {
-        for (let offset = 0; offset < bytes.length;) {
-          offset += await this.transport.write(bytes.subarray(offset));
-        }
-      } catch {
-        this.#failed = true;
-      }
+      const written = await finishesWithin(this.#writeAll(bytes), this.timeoutMs);
+      if (written) return;
+      this.#failed = true;
+      this.onStuck();
     });
     return this.#queue;
   }
 
-  /** Whether a write has failed (the client is gone). */
+  /** Whether a write has failed (the client is gone or not reading). */
   get failed(): boolean {
     return this.#failed;
   }
+
+  async #writeAll(bytes: Uint8Array): Promise<void> {
+    for (let offset = 0; offset < bytes.length;) {
+      offset += await this.transport.write(bytes.subarray(offset));
+    }
+  }
+}
+
+/** Whether `work` succeeds within `ms`; false on failure or timeout (later rejections are absorbed). */
+function finishesWithin(work: Promise<void>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<boolean>((resolve) => timer = setTimeout(() => resolve(false), ms));
+  const done = work.then(() => true, () => false);
+  return Promise.race([done, timeout]).finally(() => clearTimeout(timer));
 }

@@ -18,6 +18,9 @@ import { PortPool, unmapIPv4 } from "./passive.ts";
 import { FtpSession } from "./session.ts";
 import { loadTlsMaterial, TlsUpgrader } from "./tls.ts";
 
+/** Pause before accepting again after a failed accept. */
+const ACCEPT_RETRY_MS = 100;
+
 /** How long a resolved masquerade host name is trusted. */
 const MASQUERADE_TTL_MS = 60_000;
 
@@ -156,15 +159,26 @@ export class FtpServer implements SessionServices {
     await this.tls?.upgrader.close();
   }
 
-  /** Accepts until the listener closes; `secure`: implicit FTPS (TLS from the first byte). */
+  /**
+   * Accepts until the listener closes; `secure`: implicit FTPS (TLS from the
+   * first byte). A failed accept (e.g. no file descriptors left) is logged
+   * and retried after a pause, never the end of accepting.
+   */
   async #acceptLoop(
     listener: Deno.Listener<Deno.Conn<Deno.NetAddr>>,
     secure: boolean,
   ): Promise<void> {
-    try {
-      for await (const conn of listener) this.#admit(conn, secure);
-    } catch (error) {
-      if (!this.#shuttingDown) this.log.error("accept-failed", { error: String(error) });
+    while (!this.#shuttingDown) {
+      let conn: Deno.Conn<Deno.NetAddr>;
+      try {
+        conn = await listener.accept();
+      } catch (error) {
+        if (this.#shuttingDown || error instanceof Deno.errors.BadResource) return;
+        this.log.error("accept-failed", { error: String(error) });
+        await new Promise((resolve) => setTimeout(resolve, ACCEPT_RETRY_MS));
+        continue;
+      }
+      this.#admit(conn, secure);
     }
   }
 

@@ -29,6 +29,12 @@ const DATA_COMMANDS = new Set(["RETR", "STOR", "LIST", "NLST", "MLSD"]);
 /** Commands that carry credentials (require_tls wants them encrypted). */
 const CREDENTIAL_COMMANDS = new Set(["USER", "PASS"]);
 
+/** Shortest time a reply may take to write before the client counts as not reading. */
+const MIN_WRITE_TIMEOUT_MS = 5000;
+
+/** How long closing a session waits for its transfer to report before hanging up anyway. */
+const CLOSE_WAIT_MS = 5000;
+
 /** How long closing a TLS control connection waits for its last bytes to go out. */
 const TLS_CLOSE_WAIT_MS = 2000;
 
@@ -95,7 +101,8 @@ export class FtpSession implements Session {
     this.data = new DataChannels(deps.pool, this.remoteAddress, this.config.passiveAcceptTimeoutMs);
     this.#transport = conn;
     this.#reader = new ControlReader(conn);
-    this.#writer = new ReplyWriter(conn);
+    const writeTimeoutMs = Math.max(MIN_WRITE_TIMEOUT_MS, this.config.idleTimeoutMs || 300_000);
+    this.#writer = new ReplyWriter(conn, writeTimeoutMs, () => this.#abandon());
     this.#tls = deps.tls;
     this.state.tls = secure;
   }
@@ -124,7 +131,8 @@ export class FtpSession implements Session {
   /** Ends the session now: a running transfer is aborted (an upload is discarded) and told why. */
   async close(reason: FtpError): Promise<void> {
     this.#transfer?.abort(reason);
-    await this.#transfer?.done;
+    // The transfer's final reply may be stuck behind a client that does not read.
+    await Promise.race([this.#transfer?.done, delay(CLOSE_WAIT_MS)]);
     await this.#closeConnection();
   }
 
@@ -265,9 +273,21 @@ export class FtpSession implements Session {
   #onIdle(): void {
     if (this.#transfer) return this.#armIdleTimer();
     this.log.info("idle-timeout", { session: this.id, ip: this.remoteAddress });
-    this.send(421, "Idle timeout: closing control connection").finally(() =>
-      this.#closeConnection()
-    );
+    const told = this.send(421, "Idle timeout: closing control connection");
+    Promise.race([told, delay(CLOSE_WAIT_MS)]).finally(() => this.#closeConnection());
+  }
+
+  /** The client stopped reading replies: drop the connection (and with it any transfer). */
+  #abandon(): void {
+    this.log.warn("client-not-reading", { session: this.id, ip: this.remoteAddress });
+    this.#transfer?.abort(new FtpError(426, "Control connection not read; transfer aborted"));
+    for (const conn of new Set([this.#transport, this.conn])) {
+      try {
+        conn.close();
+      } catch {
+        // Already closed.
+      }
+    }
   }
 
   async #finish(): Promise<void> {

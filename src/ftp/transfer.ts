@@ -73,7 +73,13 @@ export class ActiveTransfer {
       const cause = signal.aborted ? signal.reason : error;
       outcome = replyForError(cause);
       requestId = requestIdOf(cause);
-      await this.spec.cleanup?.().catch(() => {});
+      await this.spec.cleanup?.().catch((failure) => {
+        this.host.log.error("cleanup-failed", {
+          command: this.spec.command,
+          path: this.spec.path,
+          error: failure instanceof Error ? failure.message : String(failure),
+        });
+      });
       if (!isExpected(cause)) this.host.log.error("transfer-error", { error: String(cause) });
     } finally {
       clearInterval(stallTimer);

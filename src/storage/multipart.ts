@@ -39,8 +39,8 @@ export interface ObjectTarget {
   initiate(): Promise<string>;
   /** Uploads one part; returns its ETag. */
   uploadPart(uploadId: string, partNumber: number, body: Body): Promise<string>;
-  /** Makes the object from the parts. */
-  complete(uploadId: string, etags: string[]): Promise<Entry>;
+  /** Makes the object (of `size` bytes) from the parts. */
+  complete(uploadId: string, etags: string[], size: number): Promise<Entry>;
   /** Discards the upload and its parts. */
   abort(uploadId: string): Promise<void>;
 }
@@ -117,7 +117,7 @@ export class MultipartWriter implements WriteSink {
     await Promise.all(this.#inflight);
     if (this.#failure) throw this.#failure;
     const uploadId = this.#uploadId;
-    return await this.#retry(() => this.target.complete(uploadId, this.#etags));
+    return await this.#retry(() => this.target.complete(uploadId, this.#etags, this.#bytes));
   }
 
   async abort(): Promise<void> {

@@ -89,6 +89,8 @@ const rnto: Command = {
     if (!from) throw new FtpError(503, "Send RNFR first");
     const to = resolve(session, arg);
     if (to === "/") throw new FtpError(553, "Cannot rename onto the root directory");
+    // On object storage a rename is copy-then-delete: onto itself, that would delete the file.
+    if (to === from.path) return void await session.send(250, `${to}: same name, nothing to do`);
     if (from.isDir && to.startsWith(`${from.path}/`)) {
       throw new FtpError(550, "Cannot move a directory into itself");
     }

@@ -10,6 +10,7 @@ import type { UserConfig } from "../../config/types.ts";
 import type { Entry, Storage } from "../../storage/types.ts";
 import type { Session, TransferContext } from "../context.ts";
 import { FtpError } from "../errors.ts";
+import { globMatcher, hasWildcard } from "../glob.ts";
 import { formatFacts, formatListLine } from "../listing.ts";
 import { baseName, dirKey, fileKey } from "../paths.ts";
 import { type Command, requireRead, resolve } from "./command.ts";
@@ -18,7 +19,7 @@ import { type Command, requireRead, resolve } from "./command.ts";
 export interface ListTarget {
   path: string;
   file: Entry | null;
-  pattern: RegExp | null;
+  pattern: ((name: string) => boolean) | null;
   /** Prefix NLST puts before names, as the client wrote the argument ("" for the cwd). */
   namePrefix: string;
 }
@@ -29,10 +30,10 @@ export async function resolveListTarget(session: Session, arg: string): Promise<
   const spec = stripListOptions(arg);
   const slash = spec.lastIndexOf("/");
   const last = spec.slice(slash + 1);
-  if (/[*?[]/.test(last)) {
+  if (hasWildcard(last)) {
     const path = resolve(session, spec.slice(0, slash + 1) || ".");
     await requireDirectory(storage, path);
-    return { path, file: null, pattern: globToRegExp(last), namePrefix: spec.slice(0, slash + 1) };
+    return { path, file: null, pattern: globMatcher(last), namePrefix: spec.slice(0, slash + 1) };
   }
   const path = resolve(session, spec || ".");
   const prefix = spec === "" ? "" : `${spec.replace(/\/+$/, "")}/`;
@@ -52,28 +53,13 @@ export async function* targetEntries(
 ): AsyncGenerator<Entry[]> {
   if (target.file) return yield [target.file];
   for await (const page of storage.list(dirKey(target.path), { signal })) {
-    yield target.pattern ? page.filter((entry) => target.pattern!.test(entry.name)) : page;
+    yield target.pattern ? page.filter((entry) => target.pattern!(entry.name)) : page;
   }
 }
 
 /** `-la`, `-a -l` etc. before the path: clients send them, storage has no use for them. */
 function stripListOptions(arg: string): string {
   return arg.replace(/^(\s*-[A-Za-z0-9]+)+(\s+|$)/, "").trim();
-}
-
-function globToRegExp(glob: string): RegExp {
-  let source = "";
-  for (const char of glob) {
-    if (char === "*") source += ".*";
-    else if (char === "?") source += ".";
-    else if (char === "[" || char === "]") source += char;
-    else source += char.replace(/[.+^${}()|\\]/g, "\\$&");
-  }
-  try {
-    return new RegExp(`^${source}$`, "s");
-  } catch {
-    throw new FtpError(501, `Invalid pattern: ${glob}`);
-  }
 }
 
 async function requireDirectory(storage: Storage, path: string): Promise<void> {

@@ -157,6 +157,8 @@ export class CosStorage implements Storage {
   }
 
   async rename(from: string, to: string): Promise<void> {
+    // Copy-then-delete onto itself would delete the object.
+    if (from === to) return;
     if (from.endsWith("/")) return await this.#renameDirectory(from, to);
     await this.#copy(this.#key(from), this.#key(to));
     await this.#deleteKeys([this.#key(from)], from);

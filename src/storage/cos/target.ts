@@ -14,6 +14,8 @@
  * @module
  */
 
+import { Buffer } from "node:buffer";
+import { createHash } from "node:crypto";
 import type { Body, ObjectTarget } from "../multipart.ts";
 import type { Entry } from "../types.ts";
 import type { CosClient } from "./client.ts";
@@ -39,6 +41,11 @@ export function cosTarget(
     throw fromCosError(error, key);
   };
   const entry = (size: number): Entry => ({ name, kind: "file", size, modified: new Date() });
+  const isCommitted = async (etags: string[]) => {
+    const head = await sdk.headObject(at).catch(() => null);
+    const etag = head?.headers?.etag?.replaceAll('"', "") ?? "";
+    return etag === multipartEtag(etags);
+  };
   const send = async (body: Body, query: Record<string, string> = {}) => {
     const response = await signedFetch(client, {
       method: "put",
@@ -63,16 +70,28 @@ export function cosTarget(
       const response = await send(body, { partNumber: String(partNumber), uploadId });
       return response.headers.get("etag") ?? "";
     },
-    async complete(uploadId, etags) {
+    async complete(uploadId, etags, size) {
       const Parts = etags.map((ETag, i) => ({ PartNumber: i + 1, ETag }));
-      await sdk.multipartComplete({ ...at, UploadId: uploadId, Parts }).catch(fail);
-      const head = await sdk.headObject(at).catch(fail);
-      return entry(Number(head.headers?.["content-length"] ?? 0));
+      try {
+        await sdk.multipartComplete({ ...at, UploadId: uploadId, Parts });
+      } catch (error) {
+        const failure = fromCosError(error, key);
+        // A complete whose answer was lost is retried and then finds the upload gone:
+        // the object tells whether that first complete made it.
+        if (failure.kind !== "not-found" || !(await isCommitted(etags))) throw failure;
+      }
+      return entry(size);
     },
     async abort(uploadId) {
       await sdk.multipartAbort({ ...at, UploadId: uploadId }).catch(fail);
     },
   };
+}
+
+/** COS's ETag of a multipart object: MD5 of the parts' binary MD5s, then "-" and the part count. */
+export function multipartEtag(partEtags: string[]): string {
+  const digests = partEtags.map((etag) => Buffer.from(etag.replaceAll('"', ""), "hex"));
+  return `${createHash("md5").update(Buffer.concat(digests)).digest("hex")}-${partEtags.length}`;
 }
 
 /** A fresh stream of views over `body` (fresh per attempt: a stream is read once). */
