@@ -6,6 +6,7 @@
  * @module
  */
 
+import { closeQuietly } from "./close.ts";
 import { type ActiveTarget, checkActiveTarget, familyOf } from "./active.ts";
 import { FtpError } from "./errors.ts";
 import type { PassiveListener, PortPool } from "./passive.ts";
@@ -238,13 +239,7 @@ class StreamDataConnection implements DataConnection {
     if (this.#closed) return;
     this.#closed = true;
     this.release();
-    for (const conn of new Set([this.conn, this.tcp])) {
-      try {
-        conn.close();
-      } catch {
-        // Already closed by its stream (writable.close() closes the resource).
-      }
-    }
+    closeQuietly(this.conn, this.tcp);
     this.onClose();
   }
 }

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { closeQuietly } from "./close.ts";
 import { lookup } from "node:dns/promises";
 import type { ServerConfig } from "../config/types.ts";
 import type { Logger } from "../log.ts";
@@ -240,11 +241,5 @@ async function startTls(config: ServerConfig): Promise<Tls | null> {
 function refuse(conn: Deno.Conn, text: string): void {
   conn.write(new TextEncoder().encode(`421 ${text}\r\n`))
     .catch(() => {})
-    .finally(() => {
-      try {
-        conn.close();
-      } catch {
-        // Already closed.
-      }
-    });
+    .finally(() => closeQuietly(conn));
 }

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { closeQuietly } from "./close.ts";
 import type { ServerConfig } from "../config/types.ts";
 import type { Logger } from "../log.ts";
 import { COMMANDS } from "./commands/index.ts";
@@ -281,13 +282,7 @@ export class FtpSession implements Session {
   #abandon(): void {
     this.log.warn("client-not-reading", { session: this.id, ip: this.remoteAddress });
     this.#transfer?.abort(new FtpError(426, "Control connection not read; transfer aborted"));
-    for (const conn of new Set([this.#transport, this.conn])) {
-      try {
-        conn.close();
-      } catch {
-        // Already closed.
-      }
-    }
+    closeQuietly(this.#transport, this.conn);
   }
 
   async #finish(): Promise<void> {
@@ -311,13 +306,7 @@ export class FtpSession implements Session {
       const flushed = this.#transport.closeWrite().then(() => this.#drained);
       await Promise.race([flushed.catch(() => {}), delay(TLS_CLOSE_WAIT_MS)]);
     }
-    for (const conn of new Set([this.#transport, this.conn])) {
-      try {
-        conn.close();
-      } catch {
-        // Already closed.
-      }
-    }
+    closeQuietly(this.#transport, this.conn);
   }
 }
 

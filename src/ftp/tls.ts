@@ -13,6 +13,7 @@
  * @module
  */
 
+import { closeQuietly } from "./close.ts";
 import type { TlsConfig } from "../config/types.ts";
 
 /** How long a TLS handshake may take before the connection is dropped. */
@@ -111,13 +112,13 @@ export class TlsUpgrader {
     const gate = new Gate();
     const watcher = options.holdAfterHandshake ? handshakeWatcher(() => gate.close()) : null;
     const drained = relay(outer, inner, early, watcher, gate);
-    const timer = setTimeout(() => closeAll(outer, inner), HANDSHAKE_TIMEOUT_MS);
+    const timer = setTimeout(() => closeQuietly(outer, inner), HANDSHAKE_TIMEOUT_MS);
     try {
       const conn = await accepted;
       await conn.handshake();
       return { conn, drained, release: () => gate.open() };
     } catch {
-      closeAll(outer, inner);
+      closeQuietly(outer, inner);
       throw new Error("TLS handshake failed");
     } finally {
       clearTimeout(timer);
@@ -159,7 +160,7 @@ function relay(
   watcher: TransformStream<Uint8Array, Uint8Array> | null,
   gate: Gate,
 ): Promise<void> {
-  const done = () => closeAll(outer, inner);
+  const done = () => closeQuietly(outer, inner);
   (async () => {
     if (early.length > 0) await inner.write(early);
     let incoming = outer.readable.pipeThrough(eagerQueue());
@@ -244,16 +245,6 @@ function eagerQueue(): TransformStream<Uint8Array, Uint8Array> {
     {},
     { highWaterMark: EAGER_QUEUE_BYTES, size: (chunk) => chunk.byteLength },
   );
-}
-
-function closeAll(...conns: Deno.Conn[]): void {
-  for (const conn of conns) {
-    try {
-      conn.close();
-    } catch {
-      // Already closed.
-    }
-  }
 }
 
 function messageOf(error: unknown): string {
