@@ -1,5 +1,6 @@
 /**
- * Downloads: GET object as a native ReadableStream with backpressure.
+ * Downloads: GET object as a native ReadableStream with backpressure; a
+ * whole-object GET is checked against COS's CRC-64 as it streams.
  *
  * @module
  */
@@ -7,17 +8,26 @@
 import { withRetry } from "../retry.ts";
 import type { CosClient } from "./client.ts";
 import { signedFetch } from "./http.ts";
+import { crcFromHeaders, verifyingStream } from "./verify.ts";
 
-/** GETs `key` from byte `offset` on; retries transient failures before the body starts. */
+/**
+ * GETs `key` from byte `offset` on; retries transient failures before the body starts.
+ * With `verify`, a download from byte 0 ends in an error instead of its end when the bytes'
+ * CRC-64 differs from the one COS sent (a ranged GET carries the whole object's, so
+ * ranged downloads are not checked).
+ */
 export function openDownload(
   client: CosClient,
   key: string,
   offset: number,
   timeoutMs: number,
+  verify = false,
 ): Promise<ReadableStream<Uint8Array>> {
   const headers: Record<string, string> = offset > 0 ? { range: `bytes=${offset}-` } : {};
   return withRetry(async () => {
     const response = await signedFetch(client, { method: "get", key, headers, timeoutMs });
-    return response.body ?? new ReadableStream({ start: (c) => c.close() });
+    const body = response.body ?? new ReadableStream({ start: (c) => c.close() });
+    const expected = verify && offset === 0 ? crcFromHeaders(response.headers) : null;
+    return expected === null ? body : verifyingStream(body, expected, key);
   });
 }
