@@ -70,7 +70,7 @@ Deno.test("TYPE A converts line ends both ways; TYPE I leaves bytes alone", asyn
   }
 });
 
-Deno.test("REST + RETR sends the tail; REST + STOR is refused; REST past the end is refused", async () => {
+Deno.test("REST + RETR sends the tail; REST + STOR resumes; REST past the end is 554", async () => {
   const s = await startServer();
   try {
     const c = await RawClient.login(s.port);
@@ -82,9 +82,16 @@ Deno.test("REST + RETR sends the tail; REST + STOR is refused; REST past the end
     await c.expect("REST 100001", 350);
     await c.expect("RETR r.bin", 554);
     await c.expect("REST x", 501);
-    await c.expect("REST 10", 350);
-    await c.expect("STOR r.bin", 550);
+    await c.expect("REST 100001", 350);
+    await c.expect("STOR r.bin", 554);
     assertEquals(await Deno.readFile(`${s.root}/r.bin`), bytes);
+    const tail = randomBytes(5000);
+    await c.expect("REST 60000", 350);
+    await c.store("r.bin", tail);
+    const resumed = await Deno.readFile(`${s.root}/r.bin`);
+    assertEquals(resumed.length, 65000);
+    assertEquals(resumed.subarray(0, 60000), bytes.subarray(0, 60000));
+    assertEquals(resumed.subarray(60000), tail);
     c.close();
   } finally {
     await s.stop();

@@ -43,6 +43,8 @@ export interface SessionState {
   tls: boolean;
   /** PROT P: data connections are encrypted too. */
   protectData: boolean;
+  /** The algorithm HASH uses, set by OPTS HASH (absent: SHA-256). */
+  hashAlgorithm?: string;
 }
 
 /** What a transfer body gets while it runs. */
@@ -58,10 +60,16 @@ export interface TransferContext {
 export interface TransferSpec {
   command: string;
   path: string;
+  /** Whether the client sends the data (STOR, APPE). */
+  upload?: boolean;
   /** Runs over the open data connection; returns the text of the final 226 reply. */
   run(transfer: TransferContext): Promise<string>;
-  /** Called when the transfer did not complete (an upload must leave nothing behind). */
-  cleanup?(): Promise<void>;
+  /**
+   * Called with the cause when the transfer did not complete: an upload
+   * leaves nothing behind, unless it keeps what arrived (keep_partial_uploads)
+   * and returns a note for the reply saying so.
+   */
+  cleanup?(cause: unknown): Promise<string | void>;
 }
 
 /** Server-wide services a session uses. */
@@ -96,6 +104,15 @@ export interface Session {
   startTransfer(spec: TransferSpec): void;
   /** Aborts the running transfer (its final reply is sent first); false when none ran. */
   abortTransfer(): Promise<boolean>;
+  /**
+   * Runs `job` in the background as the session's running operation, like a
+   * transfer without a data connection: ABOR aborts `signal` (and waits for
+   * the job's reply), STAT is answered meanwhile, other commands wait until
+   * it ends. The job sends its own reply; what it throws is answered as a
+   * command failure. Optional until the session implements it: commands
+   * then run the job in line (not abortable).
+   */
+  runAbortable?(job: (signal: AbortSignal) => Promise<void>): void;
   /** Whether this server can do TLS (a certificate is configured). */
   readonly tlsAvailable: boolean;
   /** Switches the control connection to TLS right after the current reply (AUTH TLS). */

@@ -2,10 +2,21 @@
  * The control connection: turns the byte stream into command lines and
  * serialises replies, over a transport that AUTH TLS can swap for TLS.
  *
- * Lines end in LF (CR before it is dropped). Telnet IAC sequences, which
- * clients send around ABOR, are removed. A line longer than
+ * Lines end in LF (CR before it is dropped). A line longer than
  * {@link MAX_LINE_BYTES} is discarded up to its end and reported as
  * `overlong` so the session can answer 500 and go on.
+ *
+ * Telnet sequences are removed, including the damaged ones real clients
+ * produce around ABOR (RFC 959 4.1.3: "Telnet IP" then "Synch", whose DM byte
+ * is sent as TCP urgent data). Without SO_OOBINLINE the kernel keeps the
+ * urgent byte out of the stream, so we see what is left of it:
+ * - lftp sends IAC IP, IAC DM with DM urgent: we get `IAC IP IAC ABOR`;
+ *   an IAC followed by a byte that is no Telnet command is a Synch whose DM
+ *   was lost, and that byte is data.
+ * - tnftp sends IAC IP, IAC with that IAC urgent, then `DM ABOR`: a bare DM
+ *   right after IAC IP is dropped.
+ * - Python's ftplib sends `ABOR\r\n` with its last byte urgent: `ABOR\r`
+ *   ends the line at the CR (an LF that does come is then skipped).
  *
  * @module
  */
@@ -22,8 +33,23 @@ export type ControlInput =
   | { kind: "invalid-utf8" };
 
 const IAC = 0xff;
+/** Telnet Interrupt Process. */
+const IP = 0xf4;
+/** Telnet Data Mark, the end of a Synch. */
+const DM = 0xf2;
+/** Telnet WILL, WONT, DO and DONT take an option byte. */
+const FIRST_OPTION_VERB = 0xfb;
+const LAST_OPTION_VERB = 0xfe;
+/** Telnet command bytes are 240 (SE) to 255 (IAC). */
+const FIRST_TELNET_COMMAND = 0xf0;
 const LF = 0x0a;
 const CR = 0x0d;
+
+/** ABOR, the one line that may end at its CR (ftplib's LF arrives as urgent data, out of band). */
+const ABOR = [0x41, 0x42, 0x4f, 0x52];
+
+/** Where the parser stands in a Telnet sequence. */
+type TelnetState = "data" | "after-iac" | "option" | "after-ip" | "after-abor-cr";
 
 /** Something control bytes are read from and written to (a TCP or TLS connection). */
 export interface ControlTransport {
@@ -46,7 +72,7 @@ export class ControlReader {
   #end = 0;
   #length = 0;
   #overlong = false;
-  #afterIac = 0;
+  #telnet: TelnetState = "data";
 
   constructor(private transport: ControlTransport) {}
 
@@ -78,19 +104,51 @@ export class ControlReader {
   #parse(): ControlInput | null {
     while (this.#start < this.#end) {
       const byte = this.#buffer[this.#start++];
-      if (this.#afterIac > 0) {
-        this.#afterIac = skipTelnetOption(this.#afterIac, byte);
-      } else if (byte === IAC) {
-        this.#afterIac = 1;
+      const state = this.#telnet;
+      this.#telnet = "data";
+      if (state === "after-iac") {
+        if (this.#telnetCommand(byte)) continue;
+      } else if (state === "option" || (state === "after-ip" && byte === DM)) {
+        continue;
+      } else if (state === "after-abor-cr" && byte === LF) {
+        continue;
+      }
+      if (byte === IAC) {
+        this.#telnet = "after-iac";
       } else if (byte === LF) {
         return this.#endLine();
-      } else if (this.#length >= this.#line.length) {
-        this.#overlong = true;
+      } else if (byte === CR && this.#isAbor()) {
+        this.#telnet = "after-abor-cr";
+        return this.#endLine();
       } else {
-        this.#line[this.#length++] = byte;
+        this.#append(byte);
       }
     }
     return null;
+  }
+
+  /**
+   * The byte after an IAC. Returns false when it is data: no Telnet command
+   * starts below 240, so the IAC began a Synch whose DM was lost.
+   */
+  #telnetCommand(byte: number): boolean {
+    if (byte === IAC) this.#append(IAC);
+    else if (byte === IP) this.#telnet = "after-ip";
+    else if (byte >= FIRST_OPTION_VERB && byte <= LAST_OPTION_VERB) this.#telnet = "option";
+    else if (byte < FIRST_TELNET_COMMAND) return false;
+    return true;
+  }
+
+  #append(byte: number): void {
+    if (this.#length >= this.#line.length) this.#overlong = true;
+    else this.#line[this.#length++] = byte;
+  }
+
+  /** Whether the line so far is ABOR, in any letter case. */
+  #isAbor(): boolean {
+    if (this.#overlong || this.#length !== ABOR.length) return false;
+    // 0x20 folds ASCII letters to upper case.
+    return ABOR.every((letter, i) => (this.#line[i] & ~0x20) === letter);
   }
 
   #endLine(): ControlInput {
@@ -101,15 +159,6 @@ export class ControlReader {
     this.#overlong = false;
     return input;
   }
-}
-
-/**
- * Telnet: IAC is followed by one command byte, or by WILL/WONT/DO/DONT and an
- * option byte. Returns how many bytes of the sequence remain to skip.
- */
-function skipTelnetOption(state: number, byte: number): number {
-  if (state === 1 && byte >= 0xfb && byte <= 0xfe) return 2;
-  return 0;
 }
 
 function decodeLine(decoder: TextDecoder, bytes: Uint8Array): ControlInput {

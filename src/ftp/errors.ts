@@ -17,6 +17,17 @@ export class FtpError extends Error {
   }
 }
 
+/**
+ * A transfer broken by the network rather than by anyone's decision: the
+ * data connection reset or stalled, or the control connection was lost.
+ * With keep_partial_uploads, what arrived of such an upload is stored.
+ */
+export class ConnectionLost extends FtpError {
+  constructor(message: string) {
+    super(426, message);
+  }
+}
+
 const STORAGE_CODES: Record<StorageErrorKind, number> = {
   "not-found": 550,
   "exists": 550,

@@ -8,7 +8,7 @@
 
 import type { TransferContext } from "./context.ts";
 import { StorageError } from "../storage/errors.ts";
-import { FtpError } from "./errors.ts";
+import { ConnectionLost, FtpError } from "./errors.ts";
 
 /** Streams `source` to the client over the data connection, then closes it (EOF = done). */
 export async function sendToClient(
@@ -53,13 +53,39 @@ export async function receiveFromClient(
       read = await transfer.conn.read(buffer);
     } catch {
       transfer.signal.throwIfAborted();
-      throw new FtpError(426, "Data connection broken; upload discarded");
+      throw new ConnectionLost("Data connection broken; upload not completed");
     }
     transfer.signal.throwIfAborted();
     if (read === null) return;
     transfer.progress(read);
     await write(buffer.subarray(0, read));
   }
+}
+
+/**
+ * How long after the end of an upload's data its commit waits for news on
+ * the control connection (a client that sends ABOR and closes the data
+ * connection at once, or a killed client whose kernel closes both). The
+ * client's kernel queues the control bytes or FIN first, so they are in our
+ * kernel when the data EOF is read; this gives the event loop time to poll
+ * them. It runs alongside the last flush (fsync, the last part's upload), so
+ * an upload rarely waits for it.
+ */
+const COMMIT_GUARD_MS = 2;
+
+/**
+ * The check that runs right before an upload becomes visible (the `confirm`
+ * of the sink's commit): it fails when ABOR or the loss of the control
+ * connection arrived by then. Call it when the data ends.
+ */
+export function commitCheckpoint(signal: AbortSignal): () => Promise<void> {
+  const guard = new Promise<void>((resolve) => setTimeout(resolve, COMMIT_GUARD_MS))
+    // A second turn: a read that became ready during the guard has its callbacks run first.
+    .then(() => new Promise<void>((resolve) => setTimeout(resolve, 0)));
+  return async () => {
+    await guard;
+    signal.throwIfAborted();
+  };
 }
 
 /** Reads `source` to its end; an abort ends it with the signal's reason. */

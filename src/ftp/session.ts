@@ -14,7 +14,7 @@ import { COMMANDS } from "./commands/index.ts";
 import type { Session, SessionServices, SessionState, TransferSpec } from "./context.ts";
 import { ControlReader, ReplyWriter } from "./control.ts";
 import { DataChannels } from "./data.ts";
-import { FtpError, isExpected, replyForError, requestIdOf } from "./errors.ts";
+import { ConnectionLost, FtpError, isExpected, replyForError, requestIdOf } from "./errors.ts";
 import type { PortPool } from "./passive.ts";
 import { unmapIPv4 } from "./passive.ts";
 import { type Reply, reply } from "./reply.ts";
@@ -25,7 +25,7 @@ import { ActiveTransfer } from "./transfer.ts";
 const DURING_TRANSFER = new Set(["ABOR", "STAT"]);
 
 /** Commands that open a data connection (require_tls wants them protected). */
-const DATA_COMMANDS = new Set(["RETR", "STOR", "LIST", "NLST", "MLSD"]);
+const DATA_COMMANDS = new Set(["RETR", "STOR", "APPE", "LIST", "NLST", "MLSD"]);
 
 /** Commands that carry credentials (require_tls wants them encrypted). */
 const CREDENTIAL_COMMANDS = new Set(["USER", "PASS"]);
@@ -281,13 +281,13 @@ export class FtpSession implements Session {
   /** The client stopped reading replies: drop the connection (and with it any transfer). */
   #abandon(): void {
     this.log.warn("client-not-reading", { session: this.id, ip: this.remoteAddress });
-    this.#transfer?.abort(new FtpError(426, "Control connection not read; transfer aborted"));
+    this.#transfer?.abort(new ConnectionLost("Control connection not read; transfer aborted"));
     closeQuietly(this.#transport, this.conn);
   }
 
   async #finish(): Promise<void> {
     clearTimeout(this.#idleTimer);
-    this.#transfer?.abort(new FtpError(426, "Control connection closed; transfer aborted"));
+    this.#transfer?.abort(new ConnectionLost("Control connection closed; transfer aborted"));
     await this.#transfer?.done;
     this.data.discard();
     await this.#closeConnection();

@@ -8,7 +8,7 @@
 
 import type { Logger } from "../log.ts";
 import type { DataChannels, DataConnection } from "./data.ts";
-import { FtpError, isExpected, replyForError, requestIdOf } from "./errors.ts";
+import { ConnectionLost, type FtpError, isExpected, replyForError, requestIdOf } from "./errors.ts";
 import type { TransferSpec } from "./context.ts";
 import type { Reply } from "./reply.ts";
 import type { TlsUpgrader } from "./tls.ts";
@@ -64,7 +64,7 @@ export class ActiveTransfer {
         reply(150, `Opening ${mode} mode data connection for ${this.spec.path}`),
       );
       // RFC 4217 clients start the data connection's TLS after the 150 reply.
-      if (this.host.tls) conn = await conn.secure(this.host.tls, this.spec.command === "STOR");
+      if (this.host.tls) conn = await conn.secure(this.host.tls, this.spec.upload ?? false);
       const text = await this.spec.run({ conn, signal, progress: (n) => this.#progress(n) });
       // A clean end on our side too (with TLS, a close_notify the client may wait for).
       await conn.finish().catch(() => {});
@@ -73,13 +73,14 @@ export class ActiveTransfer {
       const cause = signal.aborted ? signal.reason : error;
       outcome = replyForError(cause);
       requestId = requestIdOf(cause);
-      await this.spec.cleanup?.().catch((failure) => {
+      const kept = await this.spec.cleanup?.(cause).catch((failure) => {
         this.host.log.error("cleanup-failed", {
           command: this.spec.command,
           path: this.spec.path,
           error: failure instanceof Error ? failure.message : String(failure),
         });
       });
+      if (kept) outcome = reply(outcome.code, `${outcome.lines.join(" ")}; ${kept}`);
       if (!isExpected(cause)) this.host.log.error("transfer-error", { error: String(cause) });
     } finally {
       clearInterval(stallTimer);
@@ -102,7 +103,7 @@ export class ActiveTransfer {
     const every = Math.max(50, Math.min(1000, limit / 4));
     return setInterval(() => {
       if (Date.now() - this.#lastProgress < limit) return;
-      this.abort(new FtpError(426, "Data connection timed out: no data moved"));
+      this.abort(new ConnectionLost("Data connection timed out: no data moved"));
     }, every);
   }
 

@@ -8,7 +8,7 @@
  */
 
 import { StorageError } from "./errors.ts";
-import type { Entry, ListOptions, ReadOptions, Storage, WriteSink } from "./types.ts";
+import type { Entry, ListOptions, ReadOptions, Storage, WriteOptions, WriteSink } from "./types.ts";
 
 /** Name of the staging directory inside the root; no key may use it. */
 export const STAGING_DIR = ".cos-ftp-staging";
@@ -78,11 +78,17 @@ export class LocalStorage implements Storage {
     }
   }
 
-  async write(key: string): Promise<WriteSink> {
+  async write(key: string, options: WriteOptions = {}): Promise<WriteSink> {
     const target = this.#path(key);
     const temp = `${this.#staging}/${crypto.randomUUID()}`;
-    const file = await Deno.open(temp, { write: true, createNew: true });
-    return new LocalWriteSink(file, temp, target, key);
+    try {
+      if (options.keepBytes) await copyHead(target, temp, options.keepBytes);
+      const file = await Deno.open(temp, { write: true, create: true, append: true });
+      return new LocalWriteSink(file, temp, target, key, options.keepBytes ?? 0);
+    } catch (error) {
+      await Deno.remove(temp).catch(() => {});
+      throw toStorageError(error, key);
+    }
   }
 
   async delete(key: string): Promise<void> {
@@ -185,7 +191,10 @@ class LocalWriteSink implements WriteSink {
     private readonly temp: string,
     private readonly target: string,
     private readonly key: string,
-  ) {}
+    kept: number,
+  ) {
+    this.#bytes = kept;
+  }
 
   get bytesWritten(): number {
     return this.#bytes;
@@ -199,12 +208,18 @@ class LocalWriteSink implements WriteSink {
     this.#batched += chunk.length;
   }
 
-  async commit(): Promise<Entry> {
+  async commit(confirm?: () => Promise<void>): Promise<Entry> {
     try {
       await this.#flush();
       // Durable before the client hears 226: a crash right after must not lose the file.
       await this.file.syncData();
       this.#closeFile();
+    } catch (error) {
+      await this.abort();
+      throw toStorageError(error, this.key);
+    }
+    await confirm?.();
+    try {
       await Deno.mkdir(parentPath(this.target), { recursive: true });
       await Deno.rename(this.temp, this.target);
       const info = await Deno.stat(this.target);
@@ -260,6 +275,17 @@ function readInBatches(file: Deno.FsFile): ReadableStream<Uint8Array> {
 async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
   let offset = 0;
   while (offset < bytes.length) offset += await file.write(bytes.subarray(offset));
+}
+
+/**
+ * Starts a staging file with the first `bytes` bytes of `source`. The whole
+ * file is copied (the kernel's copy_file_range, or a reflink where the file
+ * system shares blocks) and then cut: the old file must stay untouched until
+ * commit, so its head cannot be reused in place.
+ */
+async function copyHead(source: string, temp: string, bytes: number): Promise<void> {
+  await Deno.copyFile(source, temp);
+  await Deno.truncate(temp, bytes);
 }
 
 /** Removes staging files left by a crash: they are uploads that never committed. */

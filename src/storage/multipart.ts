@@ -43,6 +43,12 @@ export interface ObjectTarget {
   complete(uploadId: string, etags: string[], size: number): Promise<Entry>;
   /** Discards the upload and its parts. */
   abort(uploadId: string): Promise<void>;
+  /**
+   * Copies bytes `start` to `end` (inclusive) of the object now at the key
+   * into part `partNumber`, server-side; returns its ETag. Needed only for
+   * {@link MultipartOptions.keepBytes}.
+   */
+  copyPart?(uploadId: string, partNumber: number, start: number, end: number): Promise<string>;
 }
 
 /** How uploads are cut into parts. */
@@ -57,6 +63,12 @@ export interface MultipartOptions {
   retry?: RetryPolicy;
   /** Hears about each retried request (for the log). */
   onRetry?: (error: StorageError, attempt: number) => void;
+  /**
+   * Resume or append: the object starts with this many bytes of the object
+   * now at the key, copied server-side with {@link ObjectTarget.copyPart}
+   * (at least {@link MIN_PART_BYTES}: a smaller head must be written as bytes).
+   */
+  keepBytes?: number;
 }
 
 /**
@@ -82,14 +94,16 @@ export function maxUploadBytes(minPartSize: number, maxPartSize: number): number
 export class MultipartWriter implements WriteSink {
   #current: PartBuffer | null = null;
   #parts = 0;
-  #uploadId: string | null = null;
+  #initiated: Promise<string> | null = null;
   readonly #inflight = new Set<Promise<void>>();
   readonly #etags: string[] = [];
   #failure: StorageError | null = null;
   #bytes = 0;
   #finished = false;
 
-  constructor(private readonly target: ObjectTarget, private readonly options: MultipartOptions) {}
+  constructor(private readonly target: ObjectTarget, private readonly options: MultipartOptions) {
+    if (options.keepBytes) this.#copyHead(options.keepBytes);
+  }
 
   get bytesWritten(): number {
     return this.#bytes;
@@ -108,15 +122,16 @@ export class MultipartWriter implements WriteSink {
     this.#bytes += chunk.length;
   }
 
-  async commit(): Promise<Entry> {
+  async commit(confirm?: () => Promise<void>): Promise<Entry> {
     this.#throwIfFailed();
     this.#finished = true;
-    if (this.#uploadId === null) return await this.#putWhole();
+    if (this.#initiated === null) return await this.#putWhole(confirm);
     if (this.#current && this.#current.length > 0) await this.#submitCurrent();
     else this.#release();
     await Promise.all(this.#inflight);
     if (this.#failure) throw this.#failure;
-    const uploadId = this.#uploadId;
+    const uploadId = await this.#initiated;
+    await confirm?.();
     return await this.#retry(() => this.target.complete(uploadId, this.#etags, this.#bytes));
   }
 
@@ -125,19 +140,53 @@ export class MultipartWriter implements WriteSink {
     this.#failure ??= new StorageError("aborted", "upload aborted");
     await Promise.allSettled(this.#inflight);
     this.#release();
-    const uploadId = this.#uploadId;
-    this.#uploadId = null;
-    if (uploadId !== null) await this.#retry(() => this.target.abort(uploadId));
+    const initiated = this.#initiated;
+    this.#initiated = null;
+    const uploadId = await initiated?.catch(() => null);
+    if (uploadId) await this.#retry(() => this.target.abort(uploadId));
   }
 
   /** Everything fit in the first part: one PUT, no multipart upload at all. */
-  async #putWhole(): Promise<Entry> {
-    const body = this.#current?.bytes() ?? new Uint8Array(0);
+  async #putWhole(confirm?: () => Promise<void>): Promise<Entry> {
     try {
+      await confirm?.();
+      const body = this.#current?.bytes() ?? new Uint8Array(0);
       return await this.#retry(() => this.target.put(body));
     } finally {
       this.#release();
     }
+  }
+
+  /** Starts the multipart upload once, for the first part (or the kept head). */
+  #initiate(): Promise<string> {
+    this.#initiated ??= this.#retry(() => this.target.initiate());
+    return this.#initiated;
+  }
+
+  /**
+   * Copies the kept head into the first parts, in the background while the
+   * client's bytes arrive: as few parts as the copy limit allows, of equal
+   * size, so none falls under COS's minimum.
+   */
+  #copyHead(bytes: number): void {
+    const count = Math.ceil(bytes / MAX_PART_BYTES);
+    this.#parts = count;
+    this.#bytes = bytes;
+    const initiated = this.#initiate();
+    const copies = Array.from({ length: count }, async (_, i) => {
+      const start = Math.floor((bytes * i) / count);
+      const end = Math.floor((bytes * (i + 1)) / count) - 1;
+      try {
+        const uploadId = await initiated;
+        this.#etags[i] = await this.#retry(() =>
+          this.target.copyPart!(uploadId, i + 1, start, end)
+        );
+      } catch (error) {
+        this.#failure ??= asStorageError(error);
+      }
+    });
+    const all = Promise.all(copies).then(() => {}).finally(() => this.#inflight.delete(all));
+    this.#inflight.add(all);
   }
 
   async #reserve(partNumber: number): Promise<PartBuffer> {
@@ -156,14 +205,15 @@ export class MultipartWriter implements WriteSink {
     const part = this.#current!;
     this.#current = null;
     const partNumber = ++this.#parts;
+    let uploadId: string;
     try {
-      this.#uploadId ??= await this.#retry(() => this.target.initiate());
+      uploadId = await this.#initiate();
       while (this.#inflight.size >= this.options.parallel) await Promise.race(this.#inflight);
     } catch (error) {
       this.options.pool.give(part.buffer);
       throw error;
     }
-    const upload = this.#uploadPart(this.#uploadId, partNumber, part)
+    const upload = this.#uploadPart(uploadId, partNumber, part)
       .finally(() => this.#inflight.delete(upload));
     this.#inflight.add(upload);
   }

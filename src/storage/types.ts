@@ -33,6 +33,16 @@ export interface ReadOptions {
   signal?: AbortSignal;
 }
 
+/** Options for {@link Storage.write}. */
+export interface WriteOptions {
+  /**
+   * Resume or append: the new object starts with the first `keepBytes` bytes
+   * of the object now at the key (at most its size), and what is written
+   * follows them. The old object stays as it is until commit.
+   */
+  keepBytes?: number;
+}
+
 /**
  * A pending upload. Bytes written are invisible until {@link commit}; after
  * {@link abort}, or when commit fails, nothing is left behind and any object
@@ -44,10 +54,16 @@ export interface WriteSink {
    * The caller reuses `chunk` afterwards: a sink copies whatever it keeps.
    */
   write(chunk: Uint8Array): Promise<void>;
-  /** Makes the object visible under its key, atomically; returns its final state. */
-  commit(): Promise<Entry>;
+  /**
+   * Makes the object visible under its key, atomically; returns its final
+   * state. `confirm` runs once every byte is stored but before the object
+   * becomes visible: if it throws, nothing becomes visible, the error is
+   * passed on unchanged, and the caller aborts.
+   */
+  commit(confirm?: () => Promise<void>): Promise<Entry>;
   /** Discards everything written; safe to call more than once and after a failed commit. */
   abort(): Promise<void>;
+  /** Size of the object so far: the kept head (see {@link WriteOptions}) and the bytes written. */
   readonly bytesWritten: number;
 }
 
@@ -63,8 +79,8 @@ export interface Storage {
   isDirectory(dir: string): Promise<boolean>;
   /** The file's bytes from `offset` on. */
   read(key: string, options?: ReadOptions): Promise<ReadableStream<Uint8Array>>;
-  /** Starts an upload to `key`. */
-  write(key: string): Promise<WriteSink>;
+  /** Starts an upload to `key`; with `keepBytes`, one that keeps the head of the existing file. */
+  write(key: string, options?: WriteOptions): Promise<WriteSink>;
   /** Deletes exactly the file `key`; `not-found` when absent. */
   delete(key: string): Promise<void>;
   /** Creates directory `dir`; `exists` when a file or directory has that name. */

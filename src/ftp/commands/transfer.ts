@@ -1,5 +1,5 @@
 /**
- * Data transfers: PASV, EPSV, PORT, EPRT, REST, RETR, STOR, ALLO, ABOR.
+ * Data transfers: PASV, EPSV, PORT, EPRT, REST, RETR, STOR, APPE, ALLO, ABOR.
  *
  * @module
  */
@@ -8,10 +8,17 @@ import type { WriteSink } from "../../storage/types.ts";
 import { familyOf, parseEprt, parsePort } from "../active.ts";
 import { CrlfToLf, lfToCrlf } from "../ascii.ts";
 import type { Session } from "../context.ts";
-import { FtpError } from "../errors.ts";
+import { ConnectionLost, FtpError } from "../errors.ts";
 import { fileKey } from "../paths.ts";
-import { receiveFromClient, sendToClient } from "../pump.ts";
-import { type Command, requireDelete, requireRead, requireWrite, resolve } from "./command.ts";
+import { commitCheckpoint, receiveFromClient, sendToClient } from "../pump.ts";
+import {
+  type Command,
+  loggedIn,
+  requireDelete,
+  requireRead,
+  requireWrite,
+  resolve,
+} from "./command.ts";
 import { requireParent } from "./files.ts";
 
 /** The address passive listeners bind: the one the client reached us on. */
@@ -102,7 +109,10 @@ const rest: Command = {
   async run(session, arg) {
     if (!/^\d{1,15}$/.test(arg.trim())) throw new FtpError(501, "REST needs a byte offset");
     session.state.restOffset = Number(arg.trim());
-    await session.send(350, `Restarting at ${session.state.restOffset}; send RETR`);
+    await session.send(
+      350,
+      `Restarting at ${session.state.restOffset}; send RETR, or STOR to resume an upload`,
+    );
   },
 };
 
@@ -139,37 +149,75 @@ const stor: Command = {
   needsArg: true,
   syntax: "STOR <path>",
   async run(session, arg) {
+    const offset = takeRestOffset(session);
     const { storage, user } = requireWrite(session);
-    if (takeRestOffset(session) > 0) {
-      throw new FtpError(
-        550,
-        "Resuming uploads (REST before STOR) is not supported; upload the whole file",
-      );
-    }
     refuseWhenShuttingDown(session);
     const path = resolve(session, arg);
-    const key = fileKey(path);
     await requireParent(storage, path);
-    if (!user.canDelete && await storage.stat(key)) requireDelete(session);
-    const sink = await storage.write(key);
-    const maxSize = session.config.singleFileMaxSize;
-    const binary = session.state.binary;
-    session.startTransfer({
-      command: "STOR",
-      path,
-      async run(transfer) {
-        const ascii = binary ? null : new CrlfToLf();
-        const store = (chunk: Uint8Array) => writeLimited(sink, chunk, maxSize);
-        await receiveFromClient((chunk) => store(ascii ? ascii.convert(chunk) : chunk), transfer);
-        if (ascii) await store(ascii.flush());
-        transfer.signal.throwIfAborted();
-        const stored = await sink.commit();
-        return `Transfer complete: ${stored.size} bytes stored`;
-      },
-      cleanup: () => sink.abort(),
-    });
+    const existing = await storage.stat(fileKey(path));
+    if (offset > (existing?.size ?? 0)) {
+      throw new FtpError(
+        554,
+        `REST offset ${offset} is past the end of ${path} (${existing?.size ?? 0} bytes)`,
+      );
+    }
+    // Resuming at the end only adds bytes; anything shorter replaces stored ones.
+    if (!user.canDelete && existing && offset < existing.size) requireDelete(session);
+    await startUpload(session, "STOR", path, offset);
   },
 };
+
+const appe: Command = {
+  needsLogin: true,
+  needsArg: true,
+  syntax: "APPE <path>",
+  async run(session, arg) {
+    takeRestOffset(session);
+    const { storage } = requireWrite(session);
+    refuseWhenShuttingDown(session);
+    const path = resolve(session, arg);
+    await requireParent(storage, path);
+    const existing = await storage.stat(fileKey(path));
+    await startUpload(session, "APPE", path, existing?.size ?? 0);
+  },
+};
+
+/**
+ * Receives a file into `path`, keeping the first `keepBytes` bytes of the
+ * one there. Nothing is visible until the last byte is stored and no ABOR or
+ * lost control connection came first; a failed upload leaves the old file as
+ * it was (unless keep_partial_uploads keeps what a broken network delivered).
+ */
+async function startUpload(
+  session: Session,
+  command: string,
+  path: string,
+  keepBytes: number,
+): Promise<void> {
+  const { storage } = loggedIn(session);
+  const sink = await storage.write(fileKey(path), { keepBytes });
+  const maxSize = session.config.singleFileMaxSize;
+  const binary = session.state.binary;
+  const keepPartial = session.config.keepPartialUploads;
+  session.startTransfer({
+    command,
+    path,
+    upload: true,
+    async run(transfer) {
+      const ascii = binary ? null : new CrlfToLf();
+      const store = (chunk: Uint8Array) => writeLimited(sink, chunk, maxSize);
+      await receiveFromClient((chunk) => store(ascii ? ascii.convert(chunk) : chunk), transfer);
+      if (ascii) await store(ascii.flush());
+      const stored = await sink.commit(commitCheckpoint(transfer.signal));
+      return `Transfer complete: ${stored.size} bytes stored`;
+    },
+    async cleanup(cause) {
+      if (!keepPartial || !(cause instanceof ConnectionLost)) return await sink.abort();
+      const stored = await sink.commit();
+      return `${stored.size} bytes kept (keep_partial_uploads); resume with REST or APPE`;
+    },
+  });
+}
 
 async function writeLimited(sink: WriteSink, chunk: Uint8Array, maxSize: number): Promise<void> {
   if (maxSize > 0 && sink.bytesWritten + chunk.length > maxSize) {
@@ -212,7 +260,7 @@ const abor: Command = {
   },
 };
 
-/** PASV, EPSV, PORT, EPRT, REST, RETR, STOR, ALLO, ABOR. */
+/** PASV, EPSV, PORT, EPRT, REST, RETR, STOR, APPE, ALLO, ABOR. */
 export const TRANSFER_COMMANDS: Record<string, Command> = {
   PASV: pasv,
   EPSV: epsv,
@@ -221,6 +269,7 @@ export const TRANSFER_COMMANDS: Record<string, Command> = {
   REST: rest,
   RETR: retr,
   STOR: stor,
+  APPE: appe,
   ALLO: allo,
   ABOR: abor,
 };

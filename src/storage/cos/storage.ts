@@ -11,16 +11,27 @@
 
 import type { CosStorageConfig } from "../../config/types.ts";
 import { StorageError } from "../errors.ts";
-import { MAX_PART_BYTES, MultipartWriter } from "../multipart.ts";
+import { MAX_PART_BYTES, MIN_PART_BYTES, MultipartWriter } from "../multipart.ts";
+import type { ObjectTarget } from "../multipart.ts";
 import { withRetry } from "../retry.ts";
 import type { PartBufferPool } from "../buffers.ts";
-import type { Entry, ListOptions, ReadOptions, Storage, WriteSink } from "../types.ts";
+import type {
+  Entry,
+  ListOptions,
+  ReadOptions,
+  Storage,
+  WriteOptions,
+  WriteSink,
+} from "../types.ts";
 import { type CosClient, createCosClient } from "./client.ts";
 import { openDownload } from "./download.ts";
 import { encodeObjectPath } from "./http.ts";
 import { fromCosError } from "./errors.ts";
 import { listPages } from "./listing.ts";
-import { cosTarget } from "./target.ts";
+import { cosTarget, type ResumeSource } from "./target.ts";
+import type { UploadGuard } from "./guard.ts";
+import { guardTarget } from "./guarded_target.ts";
+import { isJournalKey } from "./journal.ts";
 
 /** Server-wide settings the COS backend needs. */
 export interface CosSettings {
@@ -33,7 +44,15 @@ export interface CosSettings {
   maxCopyBytes?: number;
   /** Hears about retried requests and failures (for the log). */
   onRetry?: (error: StorageError, attempt: number) => void;
+  /** Check uploads and whole downloads against COS's CRC-64 (`verify_checksums`). */
+  verifyChecksums?: boolean;
+  /** Journals multipart uploads so no crash leaves them behind (released by close). */
+  guard?: UploadGuard;
 }
+
+/** Headers a resumed object keeps from the one it replaces. */
+const INHERITED_HEADER =
+  /^(content-type|x-cos-meta-.+|x-cos-storage-class|x-cos-server-side-encryption(-cos-kms-key-id)?)$/;
 
 /** Keys deleted per DeleteMultipleObjects request (the COS maximum). */
 const DELETE_BATCH = 1000;
@@ -103,23 +122,42 @@ export class CosStorage implements Storage {
   }
 
   read(key: string, options: ReadOptions = {}): Promise<ReadableStream<Uint8Array>> {
-    return openDownload(this.#client, this.#key(key), options.offset ?? 0, this.settings.timeoutMs);
+    const { timeoutMs, verifyChecksums } = this.settings;
+    return openDownload(
+      this.#client,
+      this.#key(key),
+      options.offset ?? 0,
+      timeoutMs,
+      verifyChecksums,
+    );
   }
 
-  write(key: string): Promise<WriteSink> {
+  async write(key: string, options: WriteOptions = {}): Promise<WriteSink> {
+    const keep = options.keepBytes ?? 0;
+    const source = keep > 0 ? await this.#resumeSource(key) : undefined;
     const { pool, minPartSize, parallelParts, onRetry } = this.settings;
-    const target = cosTarget(this.#client, this.#key(key), baseName(key), this.settings.timeoutMs);
+    const target = cosTarget(
+      this.#client,
+      this.#key(key),
+      baseName(key),
+      this.settings.timeoutMs,
+      source,
+      this.settings.verifyChecksums,
+    );
     // Half the budget at most: one part filling while another uploads.
     const maxPartSize = Math.min(MAX_PART_BYTES, Math.floor(pool.capacity / 2));
-    return Promise.resolve(
-      new MultipartWriter(target, {
-        pool,
-        minPartSize,
-        maxPartSize,
-        parallel: parallelParts,
-        onRetry,
-      }),
-    );
+    const copyHead = keep >= MIN_PART_BYTES;
+    const writer = new MultipartWriter(this.#guarded(key, target), {
+      pool,
+      minPartSize,
+      maxPartSize,
+      parallel: parallelParts,
+      onRetry,
+      keepBytes: copyHead ? keep : 0,
+    });
+    // A head below COS's smallest part cannot be a copied part: its bytes lead the first part.
+    if (keep > 0 && !copyHead) await this.#writeHead(writer, key, keep);
+    return writer;
   }
 
   async delete(key: string): Promise<void> {
@@ -164,9 +202,52 @@ export class CosStorage implements Storage {
     await this.#deleteKeys([this.#key(from)], from);
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
     this.#client.http.close();
-    return Promise.resolve();
+    await this.settings.guard?.release();
+  }
+
+  /** The target with its multipart uploads journaled, when the server runs a guard. */
+  #guarded(key: string, target: ObjectTarget): ObjectTarget {
+    const guard = this.settings.guard;
+    return guard ? guardTarget(target, this.#key(key), guard) : target;
+  }
+
+  /**
+   * What a resumed upload of `key` inherits: the ETag its copies are pinned
+   * to, and the headers that make the new object like the old one. An
+   * archived object cannot be copied or read until it is restored.
+   */
+  async #resumeSource(key: string): Promise<ResumeSource> {
+    const head = await this.#client.sdk.headObject(this.#objectParams(key)).catch((error) => {
+      throw fromCosError(error, key);
+    });
+    const headers: Record<string, string> = head.headers ?? {};
+    const storageClass = headers["x-cos-storage-class"] ?? "";
+    if (/ARCHIVE/i.test(storageClass)) {
+      throw new StorageError(
+        "denied",
+        `${key} is in ${storageClass} storage: restore it before resuming or appending`,
+      );
+    }
+    const inherited = Object.entries(headers).filter(([name]) => INHERITED_HEADER.test(name));
+    return { etag: headers.etag ?? "", headers: Object.fromEntries(inherited) };
+  }
+
+  /** Writes the first `bytes` bytes of the object at `key` into `writer`. */
+  async #writeHead(writer: WriteSink, key: string, bytes: number): Promise<void> {
+    const stream = await this.read(key);
+    let left = bytes;
+    for await (const chunk of stream) {
+      const piece = chunk.subarray(0, Math.min(left, chunk.length));
+      await writer.write(piece);
+      left -= piece.length;
+      if (left === 0) break;
+    }
+    if (left > 0) {
+      await writer.abort();
+      throw new StorageError("failed", `${key} changed while its head was read; try again`);
+    }
   }
 
   /** Copies every key under `from` to `to`, then deletes the originals; refuses past the limit. */
@@ -259,8 +340,13 @@ export class CosStorage implements Storage {
     );
   }
 
+  /** The full object key; the journal's hidden prefix is no user's to touch. */
   #key(key: string): string {
-    return this.#prefix + key;
+    const full = this.#prefix + key;
+    if (isJournalKey(full)) {
+      throw new StorageError("denied", `${key}: name reserved for the server's upload journal`);
+    }
+    return full;
   }
 
   #bucketParams() {
