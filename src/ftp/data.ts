@@ -155,12 +155,15 @@ export class DataChannels {
       }, this.acceptTimeoutMs)
       : undefined;
     try {
-      return await Deno.connect({
+      const conn = await Deno.connect({
         hostname: this.peer,
         port,
         transport: "tcp",
         signal: stop.signal,
       });
+      // A small last write must not wait for the client's delayed ACK.
+      conn.setNoDelay(true);
+      return conn;
     } catch (error) {
       if (signal.aborted) throw signal.reason;
       const where = `${this.peer} port ${port}`;

@@ -76,6 +76,8 @@ export class PassiveListener {
     try {
       while (true) {
         const conn = await this.listener.accept();
+        // Like the control connection: a small last write must not wait for a delayed ACK.
+        conn.setNoDelay(true);
         if (sameHost(conn.remoteAddr.hostname, peer)) return conn;
         conn.close();
       }
