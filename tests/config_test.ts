@@ -675,6 +675,8 @@ Deno.test("all defaults", () => {
     banAfterFailures: 10,
     banWindowMs: 600000,
     banTimeMs: 600000,
+    verifyChecksums: true,
+    hashMaxSize: 10 * 2 ** 30,
     tls: { certFile: "", keyFile: "", implicitPort: 0, requireTls: false, minVersion: "1.2" },
   });
 });
@@ -709,6 +711,8 @@ max_logged_in_users = 100
 ban_after_failures = 5
 ban_window = 60
 ban_time = 120
+verify_checksums = no
+hash_max_size = 0
 [FTPS]
 cert_file = tls/cert.pem
 key_file = tls/key.pem
@@ -744,6 +748,8 @@ min_tls_version = TLSv1.3
     banAfterFailures: 5,
     banWindowMs: 60000,
     banTimeMs: 120000,
+    verifyChecksums: false,
+    hashMaxSize: 0,
     tls: {
       certFile: "/srv/ftp/tls/cert.pem",
       keyFile: "/srv/ftp/tls/key.pem",

@@ -68,6 +68,8 @@ export const DEFAULT_SETTINGS: Readonly<GlobalSettings> = {
   banAfterFailures: 10,
   banWindowMs: 600_000,
   banTimeMs: 600_000,
+  verifyChecksums: true,
+  hashMaxSize: 10 * GIB,
   tls: { certFile: "", keyFile: "", implicitPort: 0, requireTls: false, minVersion: "1.2" },
 };
 
@@ -205,6 +207,8 @@ function readOptionalValues(section: SectionReader, cwd: string, log: IssueLog):
       integerIn(0, 1e7, " (0 = refuse)"),
       d.maxRenameObjects,
     ),
+    verifyChecksums: readValue(section, "verify_checksums", parseBool, d.verifyChecksums, log),
+    hashMaxSize: read("hash_max_size", sizeIn(0, 2 ** 53, " (0 = no limit)"), d.hashMaxSize),
   };
 }
 

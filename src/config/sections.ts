@@ -56,6 +56,8 @@ export const GLOBAL_KEYS: Readonly<Record<string, readonly string[]>> = {
     "ban_after_failures",
     "ban_window",
     "ban_time",
+    "verify_checksums",
+    "hash_max_size",
   ],
 };
 

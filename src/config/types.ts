@@ -111,6 +111,10 @@ export interface ServerConfig {
   banWindowMs: number;
   /** How long a banned address is refused (421). */
   banTimeMs: number;
+  /** Check COS's CRC64 of every upload and whole-object download against the bytes moved. */
+  verifyChecksums: boolean;
+  /** Largest file HASH/XCRC/XMD5/XSHA* will read (0 = no limit). */
+  hashMaxSize: number;
   tls: TlsConfig;
   accounts: AccountConfig[];
   users: UserConfig[];

@@ -41,6 +41,7 @@ export async function openStorage(
     parallelParts: config.uploadThreadNum,
     timeoutMs: config.cosTimeoutMs,
     maxRenameObjects: config.maxRenameObjects,
+    verifyChecksums: config.verifyChecksums,
     onRetry,
   });
 }

@@ -5,11 +5,12 @@
  * uses it: virtual-hosted requests (bucket = first label of the Host
  * header), q-sign-algorithm=sha1 signatures verified against the configured
  * SecretId -> SecretKey map, simple and multipart uploads, copies, listing,
- * and programmable faults (5xx, connection reset, delay).
+ * CRC64 headers (x-cos-hash-crc64ecma) and programmable faults (5xx,
+ * connection reset, delay, corrupted bytes, wrong CRC headers).
  *
  * Layout, one job per module under ./cos_emulator/:
  * http.ts (transport), core.ts (pipeline), routing.ts, signature.ts, xml.ts,
- * store.ts (buckets), faults.ts, errors.ts, and the handlers objects.ts,
+ * store.ts (buckets), faults.ts, errors.ts, crc64.ts, and the handlers objects.ts,
  * listing.ts, multipart.ts, copy.ts.
  *
  * Point the SDK at it with tests/support/cos_sdk.ts.
@@ -18,7 +19,7 @@
 import { EmulatorCore, type RequestRecord } from "./cos_emulator/core.ts";
 import type { FaultHandle, FaultSpec } from "./cos_emulator/faults.ts";
 import { type HttpFront, listen } from "./cos_emulator/http.ts";
-import { bucketHost, encodeKeyPath } from "./cos_emulator/reply.ts";
+import { bucketHost, crcOf, encodeKeyPath } from "./cos_emulator/reply.ts";
 import { md5Etag, nowToSecond } from "./cos_emulator/store.ts";
 
 export type { FaultHandle, FaultSpec } from "./cos_emulator/faults.ts";
@@ -37,6 +38,11 @@ export interface CosEmulatorOptions {
   minPartSize?: number;
   /** Largest PutObjectCopy source / UploadPartCopy range. Default 5 GiB. */
   maxCopySize?: number;
+  /**
+   * Whether objects and parts get `x-cos-hash-crc64ecma` (default true);
+   * false plays a COS variant (or objects from before COS had CRC64) without it.
+   */
+  crc64?: boolean;
 }
 
 /** An open multipart upload, as inflightUploads reports it. */
@@ -88,6 +94,7 @@ export async function startCosEmulator(options: CosEmulatorOptions): Promise<Cos
       region,
       minPartSize: options.minPartSize ?? 1024 * 1024,
       maxCopySize: options.maxCopySize ?? 5 * 1024 ** 3,
+      crc64: options.crc64 ?? true,
     },
     new Map(Object.entries(options.credentials)),
   );
@@ -147,6 +154,7 @@ class RunningEmulator implements CosEmulator {
       etag,
       lastModified: nowToSecond(),
       contentType: contentType ?? "application/octet-stream",
+      crc64: crcOf(this.core.ctx, bytes),
     });
     return etag;
   }

@@ -4,7 +4,7 @@
  */
 
 import type { CosStorageConfig, ServerConfig } from "../../src/config/types.ts";
-import { type CosEmulator, startCosEmulator } from "./cos_emulator.ts";
+import { type CosEmulator, type CosEmulatorOptions, startCosEmulator } from "./cos_emulator.ts";
 import { startServer, type TestServer } from "./server.ts";
 
 export { eventually } from "./server.ts";
@@ -36,10 +36,12 @@ export function cosStorage(emulator: CosEmulator, bucket = BUCKET, prefix = ""):
 /** Starts the emulator (buckets BUCKET and OTHER_BUCKET) and a server on it, 1 MiB parts. */
 export async function startCosServer(
   adjust: (config: ServerConfig, emulator: CosEmulator) => void = () => {},
+  emulatorOptions: Partial<CosEmulatorOptions> = {},
 ): Promise<CosTestServer> {
   const emulator = await startCosEmulator({
     credentials: { [SECRET_ID]: SECRET_KEY },
     buckets: [BUCKET, OTHER_BUCKET],
+    ...emulatorOptions,
   });
   try {
     const server = await startServer((config) => {

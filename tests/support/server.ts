@@ -54,6 +54,8 @@ export function testConfig(root: string, logDir: string): ServerConfig {
     banAfterFailures: 0,
     banWindowMs: 600_000,
     banTimeMs: 600_000,
+    verifyChecksums: true,
+    hashMaxSize: 10 * 1024 ** 3,
     tls: { certFile: "", keyFile: "", implicitPort: 0, requireTls: false, minVersion: "1.2" },
     accounts: [{ section: "TEST", homeDir: root, storage: { kind: "local", root } }],
     users: [user("demo", "demo")],

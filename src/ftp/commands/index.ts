@@ -7,6 +7,7 @@
 import { ACCESS_COMMANDS } from "./access.ts";
 import type { Command } from "./command.ts";
 import { FILE_COMMANDS } from "./files.ts";
+import { HASH_COMMANDS } from "./hash.ts";
 import { INFO_COMMANDS } from "./info.ts";
 import { LISTING_COMMANDS } from "./listing.ts";
 import { NAVIGATION_COMMANDS } from "./navigation.ts";
@@ -47,5 +48,6 @@ export const COMMANDS: ReadonlyMap<string, Command> = new Map(Object.entries({
   ...TRANSFER_COMMANDS,
   ...SITE_COMMANDS,
   ...SECURITY_COMMANDS,
+  ...HASH_COMMANDS,
   HELP: help,
 }));

@@ -9,6 +9,7 @@ import type { Session } from "../context.ts";
 import { FtpError } from "../errors.ts";
 import { formatListLine, SUPPORTED_FACTS } from "../listing.ts";
 import { type Command, requireRead } from "./command.ts";
+import { hashFeature, optsHash } from "./hash.ts";
 import { resolveListTarget, targetEntries } from "./listing.ts";
 
 /** Most lines STAT <path> sends over the control connection. */
@@ -38,12 +39,17 @@ const feat: Command = {
     const features = [
       "EPRT",
       "EPSV",
+      hashFeature(session),
       "MDTM",
       `MLST ${facts}`,
       "REST STREAM",
       "SIZE",
       "TVFS",
       "UTF8",
+      "XCRC",
+      "XMD5",
+      "XSHA1",
+      "XSHA256",
     ];
     if (session.tlsAvailable) features.unshift("AUTH TLS", "AUTH SSL", "PBSZ", "PROT");
     await session.send(211, ["Features:", ...features.map((f) => ` ${f}`), "End"]);
@@ -53,7 +59,7 @@ const feat: Command = {
 const opts: Command = {
   needsLogin: false,
   needsArg: true,
-  syntax: "OPTS UTF8 ON | OPTS MLST <facts>",
+  syntax: "OPTS UTF8 ON | OPTS MLST <facts> | OPTS HASH [algorithm]",
   async run(session, arg) {
     const [option, ...rest] = arg.trim().split(/\s+/);
     const value = rest.join(" ");
@@ -65,6 +71,8 @@ const opts: Command = {
         return void await session.send(200, "UTF8 mode is always on");
       case "MLST":
         return void await setMlstFacts(session, value);
+      case "HASH":
+        return void await optsHash(session, value);
       default:
         throw new FtpError(501, `Unknown option ${option}`);
     }

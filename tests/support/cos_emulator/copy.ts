@@ -5,7 +5,15 @@
 
 import { cosErrors } from "./errors.ts";
 import { findUpload, partNumberOf } from "./multipart.ts";
-import { contentTypeOf, type Handler, type HandlerContext, xmlReply } from "./reply.ts";
+import { refuseArchived } from "./objects.ts";
+import {
+  contentTypeOf,
+  crcHeader,
+  crcOf,
+  type Handler,
+  type HandlerContext,
+  xmlReply,
+} from "./reply.ts";
 import { bucketOfHost } from "./routing.ts";
 import { md5Etag, nowToSecond, type StoredObject } from "./store.ts";
 import type { EmuRequest } from "./types.ts";
@@ -30,7 +38,16 @@ export function copySourceObject(ctx: HandlerContext, header: string): StoredObj
   }
   const object = bucket.objects.get(key);
   if (!object) throw cosErrors.noSuchKey();
+  refuseArchived(object);
   return object;
+}
+
+/** `x-cos-copy-source-if-match`: the copy happens only while the source has this ETag. */
+function checkSourceEtag(req: EmuRequest, source: StoredObject): void {
+  const expected = req.headers["x-cos-copy-source-if-match"];
+  if (expected !== undefined && expected.replaceAll('"', "") !== source.etag.replaceAll('"', "")) {
+    throw cosErrors.preconditionFailed();
+  }
 }
 
 /** PUT with x-cos-copy-source: copies a whole object (up to maxCopySize). */
@@ -48,12 +65,15 @@ export const putObjectCopy: Handler = (ctx, req, bucket) => {
     etag: md5Etag(source.bytes),
     lastModified: nowToSecond(),
     contentType: replace ? contentTypeOf(req) : source.contentType,
+    // Only when the source has one (COS docs, CRC64 check).
+    crc64: source.crc64,
   };
   bucket.put(req.key, copy);
-  return xmlReply(element("CopyObjectResult", [
+  const reply = xmlReply(element("CopyObjectResult", [
     element("ETag", copy.etag),
     element("LastModified", copy.lastModified.toISOString()),
   ]));
+  return { ...reply, headers: { ...reply.headers, ...crcHeader(copy.crc64) } };
 };
 
 /** PUT ?partNumber&uploadId with x-cos-copy-source(-range): copies into a part. */
@@ -61,17 +81,25 @@ export const uploadPartCopy: Handler = (ctx, req, bucket) => {
   const upload = findUpload(req, bucket);
   const partNumber = partNumberOf(req);
   const source = copySourceObject(ctx, req.headers["x-cos-copy-source"]);
+  checkSourceEtag(req, source);
   const bytes = sourceSlice(req, source.bytes);
   if (bytes.length > ctx.maxCopySize) {
     throw cosErrors.entityTooLarge(`A copied part may not exceed ${ctx.maxCopySize} bytes.`);
   }
   // A copy, so that a small part does not pin a large source in memory.
-  const part = { bytes: bytes.slice(), etag: md5Etag(bytes), lastModified: nowToSecond() };
+  const part = {
+    bytes: bytes.slice(),
+    etag: md5Etag(bytes),
+    lastModified: nowToSecond(),
+    crc64: crcOf(ctx, bytes),
+  };
   upload.parts.set(partNumber, part);
-  return xmlReply(element("CopyPartResult", [
+  const reply = xmlReply(element("CopyPartResult", [
     element("ETag", part.etag),
     element("LastModified", part.lastModified.toISOString()),
   ]));
+  // COS returns the copied part's CRC64 (COS docs, CRC64 check).
+  return { ...reply, headers: { ...reply.headers, ...crcHeader(part.crc64) } };
 };
 
 /** The whole source, or `x-cos-copy-source-range: bytes=a-b` of it. */

@@ -6,7 +6,7 @@
 
 import { putObjectCopy, uploadPartCopy } from "./copy.ts";
 import { codeForStatus, CosApiError, cosErrors, errorXml } from "./errors.ts";
-import { type Failure, FaultBook } from "./faults.ts";
+import { type Failure, FaultBook, type Tamper } from "./faults.ts";
 import { headBucket, listObjects } from "./listing.ts";
 import {
   abortMultipartUpload,
@@ -111,8 +111,10 @@ export class EmulatorCore {
       outcome = this.#fail(failure, req);
     } else {
       // With phase "after" the store changes and only the answer is lost.
-      const reply = this.#execute(req, op);
-      outcome = failure ? this.#fail(failure, req) : this.#reply(reply);
+      const reply = this.#execute(tamperRequest(req, decision.tamper), op);
+      outcome = failure
+        ? this.#fail(failure, req)
+        : this.#reply(tamperReply(reply, decision.tamper));
     }
     this.#record(req, op, outcome);
     return outcome;
@@ -183,6 +185,34 @@ export class EmulatorCore {
       requestId: req.requestId,
     });
   }
+}
+
+/** A `corrupt` fault on an upload: the body arrives with one bit flipped. */
+function tamperRequest(req: EmuRequest, tamper: Tamper | undefined): EmuRequest {
+  if (tamper !== "corrupt" || req.body.length === 0) return req;
+  return { ...req, body: flipBit(req.body) };
+}
+
+/** A `corrupt` fault on a download flips a bit of the body; `bad-crc` changes the CRC header. */
+function tamperReply(reply: EmuReply, tamper: Tamper | undefined): EmuReply {
+  const crc = reply.headers["x-cos-hash-crc64ecma"];
+  if (tamper === "bad-crc" && crc !== undefined) {
+    return {
+      ...reply,
+      headers: { ...reply.headers, "x-cos-hash-crc64ecma": String(BigInt(crc) ^ 1n) },
+    };
+  }
+  if (tamper === "corrupt" && reply.body instanceof Uint8Array && reply.body.length > 0) {
+    return { ...reply, body: flipBit(reply.body) };
+  }
+  return reply;
+}
+
+/** A copy of `bytes` with the lowest bit of the middle byte flipped. */
+function flipBit(bytes: Uint8Array): Uint8Array {
+  const copy = bytes.slice();
+  copy[copy.length >> 1] ^= 1;
+  return copy;
 }
 
 /** Bugs in a handler still answer, as a 500 that names the bug. */

@@ -64,6 +64,14 @@ export const cosErrors = {
     ),
   entityTooLarge: (message: string) => new CosApiError(400, "EntityTooLarge", message),
   invalidArgument: (message: string) => new CosApiError(400, "InvalidArgument", message),
+  invalidObjectState: () =>
+    new CosApiError(
+      403,
+      "InvalidObjectState",
+      "The operation is not valid for the object's storage class.",
+    ),
+  preconditionFailed: () =>
+    new CosApiError(412, "PreconditionFailed", "The precondition given in the request failed."),
   invalidRange: (size: number) =>
     new CosApiError(416, "InvalidRange", "The requested range is not satisfiable.", {
       "content-range": `bytes */${size}`,

@@ -13,9 +13,13 @@ export interface FaultSpec {
   /**
    * `status`: answer with `status` and a COS error XML;
    * `reset`: close the connection without any response;
-   * `delay`: wait `ms` before handling the request normally.
+   * `delay`: wait `ms` before handling the request normally;
+   * `corrupt`: flip one bit of the bytes on the wire: of an upload's body
+   * before it is stored (PutObject, UploadPart), or of the body sent back
+   * (GetObject), as an unnoticed transmission error would;
+   * `bad-crc`: answer normally but with a wrong `x-cos-hash-crc64ecma`.
    */
-  kind: "status" | "reset" | "delay";
+  kind: "status" | "reset" | "delay" | "corrupt" | "bad-crc";
   /** The first matching request (1-based, counted from now) affected. Default 1. */
   nth?: number;
   /** How many consecutive matching requests are affected. Default 1. */
@@ -57,10 +61,14 @@ export type Failure =
   | { kind: "status"; status: number; code?: string; message?: string; phase: "before" | "after" }
   | { kind: "reset"; phase: "before" | "after" };
 
+/** A request or answer changed on its way, not failed. */
+export type Tamper = "corrupt" | "bad-crc";
+
 /** What the faults decide for one request. */
 export interface FaultDecision {
   delayMs: number;
   failure?: Failure;
+  tamper?: Tamper;
 }
 
 class FaultRule implements FaultHandle {
@@ -116,6 +124,7 @@ export class FaultBook {
       if (!rule.matches(op, bucket, key) || !rule.fires()) continue;
       const { spec } = rule;
       if (spec.kind === "delay") decision.delayMs += spec.ms ?? 0;
+      else if (spec.kind === "corrupt" || spec.kind === "bad-crc") decision.tamper ??= spec.kind;
       else decision.failure ??= failureOf(spec);
     }
     return decision;

@@ -5,12 +5,14 @@
 
 import { createHash, randomBytes } from "node:crypto";
 import { cosErrors } from "./errors.ts";
-import { parseBody } from "./objects.ts";
+import { metaOf, parseBody } from "./objects.ts";
 import {
   accountElement,
   bucketHost,
   checkContentMd5,
   contentTypeOf,
+  crcHeader,
+  crcOf,
   emptyReply,
   encodeKeyPath,
   type Handler,
@@ -41,6 +43,7 @@ export const initiateMultipartUpload: Handler = (_ctx, req, bucket) => {
     key: req.key,
     initiated: new Date(),
     contentType: contentTypeOf(req),
+    meta: metaOf(req),
     parts: new Map(),
   });
   return xmlReply(element("InitiateMultipartUploadResult", [
@@ -68,13 +71,18 @@ export function partNumberOf(req: EmuRequest): number {
 }
 
 /** PUT ?partNumber&uploadId: stores (or replaces) one part. */
-export const uploadPart: Handler = (_ctx, req, bucket) => {
+export const uploadPart: Handler = (ctx, req, bucket) => {
   const upload = findUpload(req, bucket);
   const partNumber = partNumberOf(req);
   checkContentMd5(req);
-  const part = { bytes: req.body, etag: md5Etag(req.body), lastModified: nowToSecond() };
+  const part = {
+    bytes: req.body,
+    etag: md5Etag(req.body),
+    lastModified: nowToSecond(),
+    crc64: crcOf(ctx, req.body),
+  };
   upload.parts.set(partNumber, part);
-  return emptyReply(200, { etag: part.etag });
+  return emptyReply(200, { etag: part.etag, ...crcHeader(part.crc64) });
 };
 
 /** DELETE ?uploadId: drops the upload and its parts. */
@@ -90,19 +98,24 @@ export const completeMultipartUpload: Handler = (ctx, req, bucket) => {
   const chosen = chosenParts(req, upload, ctx.minPartSize);
   const bytes = concatParts(chosen);
   const etag = multipartEtag(chosen);
+  // COS gives the object a CRC only when every part had one.
+  const crc64 = chosen.every((p) => p.crc64 !== undefined) ? crcOf(ctx, bytes) : undefined;
   bucket.put(upload.key, {
     bytes,
     etag,
     lastModified: nowToSecond(),
     contentType: upload.contentType,
+    meta: upload.meta,
+    crc64,
   });
   bucket.uploads.delete(upload.uploadId);
-  return xmlReply(element("CompleteMultipartUploadResult", [
+  const reply = xmlReply(element("CompleteMultipartUploadResult", [
     element("Location", `${bucketHost(bucket.name, ctx.region)}/${encodeKeyPath(upload.key)}`),
     element("Bucket", bucket.name),
     element("Key", upload.key),
     element("ETag", etag),
   ]));
+  return { ...reply, headers: { ...reply.headers, ...crcHeader(crc64) } };
 };
 
 /** The parts the Complete body lists, validated against the upload. */

@@ -4,8 +4,17 @@
  */
 
 import { cosErrors } from "./errors.ts";
-import { checkContentMd5, contentTypeOf, emptyReply, type Handler, xmlReply } from "./reply.ts";
+import {
+  checkContentMd5,
+  contentTypeOf,
+  crcHeader,
+  crcOf,
+  emptyReply,
+  type Handler,
+  xmlReply,
+} from "./reply.ts";
 import { md5Etag, nowToSecond, type StoredObject } from "./store.ts";
+import type { EmuRequest } from "./types.ts";
 import { childrenNamed, childText, element, parseXml, type XmlElement } from "./xml.ts";
 
 /** The headers COS sends with an object (GET/HEAD). */
@@ -15,20 +24,40 @@ export function objectHeaders(object: StoredObject): Record<string, string> {
     "last-modified": object.lastModified.toUTCString(),
     "content-type": object.contentType,
     "accept-ranges": "bytes",
+    ...object.meta,
+    // The whole object's CRC, on ranged GETs too (as COS does).
+    ...crcHeader(object.crc64),
   };
 }
 
+/** Request headers COS keeps with an object and sends back on GET and HEAD. */
+export function metaOf(req: EmuRequest): Record<string, string> {
+  const kept = Object.entries(req.headers).filter(([name]) =>
+    name.startsWith("x-cos-meta-") || name === "x-cos-storage-class" ||
+    name.startsWith("x-cos-server-side-encryption")
+  );
+  return Object.fromEntries(kept);
+}
+
+/** ARCHIVE and DEEP_ARCHIVE objects must be restored before they can be read or copied. */
+export function refuseArchived(object: StoredObject): void {
+  const storageClass = object.meta?.["x-cos-storage-class"] ?? "";
+  if (/ARCHIVE/i.test(storageClass)) throw cosErrors.invalidObjectState();
+}
+
 /** PUT Object: stores the body; ETag is the quoted MD5. */
-export const putObject: Handler = (_ctx, req, bucket) => {
+export const putObject: Handler = (ctx, req, bucket) => {
   checkContentMd5(req);
   const object = {
     bytes: req.body,
     etag: md5Etag(req.body),
     lastModified: nowToSecond(),
     contentType: contentTypeOf(req),
+    meta: metaOf(req),
+    crc64: crcOf(ctx, req.body),
   };
   bucket.put(req.key, object);
-  return emptyReply(200, { etag: object.etag });
+  return emptyReply(200, { etag: object.etag, ...crcHeader(object.crc64) });
 };
 
 /** HEAD Object: the headers of GET without the body. */
@@ -45,6 +74,7 @@ export const headObject: Handler = (_ctx, req, bucket) => {
 export const getObject: Handler = (_ctx, req, bucket) => {
   const object = bucket.objects.get(req.key);
   if (!object) throw cosErrors.noSuchKey();
+  refuseArchived(object);
   const size = object.bytes.length;
   const range = parseRange(req.headers["range"], size);
   if (range === "unsatisfiable") throw cosErrors.invalidRange(size);

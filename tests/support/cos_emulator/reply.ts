@@ -4,6 +4,7 @@
  */
 
 import { createHash } from "node:crypto";
+import { crc64Decimal } from "./crc64.ts";
 import { cosErrors } from "./errors.ts";
 import { camSafeUrlEncode } from "./signature.ts";
 import type { Bucket, Store } from "./store.ts";
@@ -18,6 +19,18 @@ export interface HandlerContext {
   minPartSize: number;
   /** Largest source PutObjectCopy / one UploadPartCopy may copy. */
   maxCopySize: number;
+  /** Whether new objects and parts get a CRC64 (false: a COS variant without it). */
+  crc64: boolean;
+}
+
+/** The CRC64 COS keeps for `bytes`, or none when the emulator plays a COS without CRC64. */
+export function crcOf(ctx: HandlerContext, bytes: Uint8Array): string | undefined {
+  return ctx.crc64 ? crc64Decimal(bytes) : undefined;
+}
+
+/** The `x-cos-hash-crc64ecma` header of something stored with `crc64`, when it has one. */
+export function crcHeader(crc64: string | undefined): Record<string, string> {
+  return crc64 === undefined ? {} : { "x-cos-hash-crc64ecma": crc64 };
 }
 
 /** A request handler; throws CosApiError for COS errors. */

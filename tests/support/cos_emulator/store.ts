@@ -13,6 +13,10 @@ export interface StoredObject {
   /** Whole seconds, as COS keeps them. */
   lastModified: Date;
   contentType: string;
+  /** Headers kept with the object: x-cos-meta-*, storage class, server-side encryption. */
+  meta?: Record<string, string>;
+  /** `x-cos-hash-crc64ecma` (decimal); absent for objects older than COS's CRC64. */
+  crc64?: string;
 }
 
 /** One uploaded part of a multipart upload. */
@@ -20,6 +24,7 @@ export interface StoredPart {
   bytes: Uint8Array;
   etag: string;
   lastModified: Date;
+  crc64?: string;
 }
 
 /** An open multipart upload. */
@@ -28,6 +33,7 @@ export interface Upload {
   key: string;
   initiated: Date;
   contentType: string;
+  meta?: Record<string, string>;
   parts: Map<number, StoredPart>;
 }
 
