@@ -12,6 +12,7 @@ import { FtpServer } from "./ftp/server.ts";
 import { loadTlsMaterial } from "./ftp/tls.ts";
 import { Logger } from "./log.ts";
 import { hashPassword } from "./password.ts";
+import { DEFAULT_OLDER_THAN_MS, parseDuration, runLeftovers } from "./leftovers_cli.ts";
 import { VERSION } from "./version.ts";
 
 /** Where the config is looked for when --config is not given (as the original did). */
@@ -20,6 +21,8 @@ export const DEFAULT_CONFIG_PATH = "conf/vsftpd.conf";
 const USAGE = `cos-ftp-server ${VERSION}: an FTP/FTPS gateway to Tencent Cloud Object Storage
 
 Usage: cos-ftp-server [--config PATH] [--check]
+       cos-ftp-server [--config PATH] --list-incomplete-uploads
+       cos-ftp-server [--config PATH] --abort-incomplete-uploads [--older-than DURATION]
        cos-ftp-server --hash-password < password-file
 
 Options:
@@ -31,6 +34,16 @@ Options:
   --hash-password read a password from stdin (one line; prompts on a terminal) and print
                   its hash, $pbkdf2-sha256$..., to use as ftp_login_user_password or as
                   the password in login_users instead of the plaintext
+  --list-incomplete-uploads
+                  list every COS account's unfinished multipart uploads (key, upload id,
+                  initiated, age, and whether a live or dead instance of this server owns
+                  them); the dry run of --abort-incomplete-uploads. Exit 0, or 1 when an
+                  account could not be listed
+  --abort-incomplete-uploads
+                  abort those older than --older-than (default 24h), except uploads a
+                  live instance has in flight. Exit 0, or 1 when any abort failed
+  --older-than DURATION
+                  with --abort-incomplete-uploads: 90s, 30m, 24h, 7d (0 = any age)
   --version       print the version
   --help          print this help
 
@@ -42,6 +55,10 @@ interface Options {
   explicitConfig: boolean;
   check: boolean;
   hashPassword: boolean;
+  /** `list` or `abort` incomplete uploads instead of serving. */
+  leftovers: "list" | "abort" | null;
+  /** For `abort`: the youngest age aborted. */
+  olderThanMs: number | null;
 }
 
 /** Runs the command line; resolves to the process exit code. */
@@ -52,6 +69,10 @@ export async function main(args: string[]): Promise<number> {
   const config = await obtainConfig(parsed);
   if (!config) return 1;
   if (parsed.check) return await check(config);
+  if (parsed.leftovers) {
+    const minAge = parsed.olderThanMs ?? DEFAULT_OLDER_THAN_MS;
+    return await runLeftovers(config, parsed.leftovers === "abort" ? minAge : null);
+  }
   return await serve(config);
 }
 
@@ -62,6 +83,8 @@ function parseArgs(args: string[]): Options | string {
     explicitConfig: false,
     check: false,
     hashPassword: false,
+    leftovers: null,
+    olderThanMs: null,
   };
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
@@ -69,12 +92,22 @@ function parseArgs(args: string[]): Options | string {
     if (arg === "--version") return `cos-ftp-server ${VERSION}`;
     if (arg === "--check") options.check = true;
     else if (arg === "--hash-password") options.hashPassword = true;
-    else if (arg === "--config" || arg.startsWith("--config=")) {
+    else if (arg === "--list-incomplete-uploads") options.leftovers = "list";
+    else if (arg === "--abort-incomplete-uploads") options.leftovers = "abort";
+    else if (arg === "--older-than" || arg.startsWith("--older-than=")) {
+      const value = arg.includes("=") ? arg.slice(arg.indexOf("=") + 1) : args[++i];
+      const ms = parseDuration(value ?? "");
+      if (ms === null) return `error: --older-than needs a duration such as 30m, 24h or 7d`;
+      options.olderThanMs = ms;
+    } else if (arg === "--config" || arg.startsWith("--config=")) {
       const value = arg.includes("=") ? arg.slice(arg.indexOf("=") + 1) : args[++i];
       if (!value) return "error: --config needs a path";
       options.configPath = value;
       options.explicitConfig = true;
     } else return `error: unknown argument ${arg} (see --help)`;
+  }
+  if (options.olderThanMs !== null && options.leftovers !== "abort") {
+    return "error: --older-than goes with --abort-incomplete-uploads";
   }
   return options;
 }

@@ -668,6 +668,8 @@ Deno.test("all defaults", () => {
     maxLoginAttempts: 3,
     uploadMemoryBudget: 2 ** 30,
     cosTimeoutMs: 60000,
+    leaseIntervalMs: 15000,
+    instanceName: "",
     maxRenameObjects: 1000,
     activeMode: true,
     maxConnectionsPerIp: 32,

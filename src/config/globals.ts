@@ -9,9 +9,11 @@ import type { IssueLog } from "./issues.ts";
 import { readValue, type SectionIndex, type SectionReader } from "./sections.ts";
 import type { ServerConfig, TlsConfig } from "./types.ts";
 import {
+  fail,
   integerIn,
   isDefaultValue,
   isPlaceholder,
+  ok,
   parseBool,
   parseListenAddress,
   parseLogLevel,
@@ -40,6 +42,19 @@ const FILE_SIZE = sizeIn(
   " (0 = no limit; COS allows at most 10000 parts of 5 GiB)",
 );
 
+/** COS's Last-Modified has whole seconds, so shorter leases could not be told from stale ones. */
+const LEASE_INTERVAL: Parser<number> = (raw) => {
+  const parsed = secondsIn(3600, "")(raw);
+  if (parsed.ok && parsed.value < 1000) return fail(`must be at least 1 second, got "${raw}"`);
+  return parsed;
+};
+
+/** Part of object keys in the bucket's upload journal: a short plain name. */
+const parseInstanceName: Parser<string> = (raw) =>
+  /^[A-Za-z0-9_-]{1,64}$/.test(raw)
+    ? ok(raw)
+    : fail(`must be 1 to 64 letters, digits, "_" or "-", got "${raw}"`);
+
 /** Defaults of a config file; `logDir` is relative to the working directory. */
 export const DEFAULT_SETTINGS: Readonly<GlobalSettings> = {
   listenAddress: "0.0.0.0",
@@ -61,6 +76,8 @@ export const DEFAULT_SETTINGS: Readonly<GlobalSettings> = {
   maxLoginAttempts: 3,
   uploadMemoryBudget: GIB,
   cosTimeoutMs: 60_000,
+  leaseIntervalMs: 15_000,
+  instanceName: "",
   maxRenameObjects: 1000,
   activeMode: true,
   maxConnectionsPerIp: 32,
@@ -194,6 +211,8 @@ function readOptionalValues(section: SectionReader, cwd: string, log: IssueLog):
     ),
     cosTimeoutMs: read("cos_timeout", secondsIn(MAX_SECONDS, ""), d.cosTimeoutMs),
     maxConnectionsPerIp: read("max_connections_per_ip", unlimited(1e6), d.maxConnectionsPerIp),
+    leaseIntervalMs: read("lease_interval", LEASE_INTERVAL, d.leaseIntervalMs),
+    instanceName: readValue(section, "instance_name", parseInstanceName, d.instanceName, log),
     maxLoggedInUsers: read("max_logged_in_users", unlimited(1e6), d.maxLoggedInUsers),
     banAfterFailures: read(
       "ban_after_failures",

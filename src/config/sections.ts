@@ -50,6 +50,8 @@ export const GLOBAL_KEYS: Readonly<Record<string, readonly string[]>> = {
     "max_login_attempts",
     "upload_memory_budget",
     "cos_timeout",
+    "lease_interval",
+    "instance_name",
     "max_rename_objects",
     "max_connections_per_ip",
     "max_logged_in_users",

@@ -98,6 +98,13 @@ export interface ServerConfig {
   uploadMemoryBudget: number;
   /** Per-request timeout for COS calls. */
   cosTimeoutMs: number;
+  /**
+   * Heartbeat of the upload journal's lease; an instance silent for 3x this + 2 s
+   * is dead and its multipart uploads are aborted by the others.
+   */
+  leaseIntervalMs: number;
+  /** Stable part of this instance's id; "" = the host name (and no previous-life fast path). */
+  instanceName: string;
   /** Most objects a directory rename may move (0 = directory renames refused). */
   maxRenameObjects: number;
   /** PORT/EPRT allowed (only to the client's own address, never below port 1024). */

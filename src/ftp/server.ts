@@ -61,6 +61,7 @@ export class FtpServer implements SessionServices {
           reason: error.message,
           requestId: error.requestId || undefined,
         }),
+      log,
     );
     const storages: Storage[] = [];
     for (const account of config.accounts) {

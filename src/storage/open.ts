@@ -6,6 +6,8 @@
 
 import type { ServerConfig, StorageConfig } from "../config/types.ts";
 import { CosStorage } from "./cos/storage.ts";
+import { GuardRegistry } from "./cos/guards.ts";
+import type { GuardLog } from "./cos/guard.ts";
 import type { StorageError } from "./errors.ts";
 import { LocalStorage } from "./local.ts";
 import { PartBufferPool } from "./buffers.ts";
@@ -18,14 +20,23 @@ export interface StorageContext {
   config: ServerConfig;
   /** Hears about retried storage requests (for the log). */
   onRetry?: (error: StorageError, attempt: number) => void;
+  /** Upload journals of COS buckets; only a serving server has them (not `--check`). */
+  guards?: GuardRegistry;
 }
 
 /** The shared context for a server's config. */
 export function storageContext(
   config: ServerConfig,
   onRetry?: (error: StorageError, attempt: number) => void,
+  guardLog?: GuardLog,
 ): StorageContext {
-  return { pool: new PartBufferPool(config.uploadMemoryBudget), config, onRetry };
+  const guards = guardLog && new GuardRegistry({
+    instanceName: config.instanceName,
+    leaseIntervalMs: config.leaseIntervalMs,
+    timeoutMs: config.cosTimeoutMs,
+    log: guardLog,
+  });
+  return { pool: new PartBufferPool(config.uploadMemoryBudget), config, onRetry, guards };
 }
 
 /** Opens the backend `storage` describes. */
@@ -34,7 +45,7 @@ export async function openStorage(
   context: StorageContext,
 ): Promise<Storage> {
   if (storage.kind === "local") return await LocalStorage.open(storage.root);
-  const { config, pool, onRetry } = context;
+  const { config, pool, onRetry, guards } = context;
   return new CosStorage(storage, {
     pool,
     minPartSize: config.minPartSize,
@@ -43,5 +54,6 @@ export async function openStorage(
     maxRenameObjects: config.maxRenameObjects,
     verifyChecksums: config.verifyChecksums,
     onRetry,
+    guard: guards?.acquire(storage),
   });
 }

@@ -47,6 +47,8 @@ export function testConfig(root: string, logDir: string): ServerConfig {
     maxLoginAttempts: 3,
     uploadMemoryBudget: 256 * 1024 * 1024,
     cosTimeoutMs: 10_000,
+    leaseIntervalMs: 15_000,
+    instanceName: "",
     maxRenameObjects: 1000,
     activeMode: true,
     maxConnectionsPerIp: 0,

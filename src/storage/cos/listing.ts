@@ -8,6 +8,7 @@
 import type { Entry, ListOptions } from "../types.ts";
 import type { CosClient } from "./client.ts";
 import { fromCosError } from "./errors.ts";
+import { isJournalKey } from "./journal.ts";
 
 /** Keys per request (the COS maximum). */
 const PAGE_SIZE = 1000;
@@ -45,6 +46,7 @@ export async function* listPages(
 /** Implicit and explicit subdirectories; COS knows no time for a prefix. */
 function directories(prefixes: Array<{ Prefix: string }>, prefix: string): Entry[] {
   return prefixes
+    .filter((p) => !isJournalKey(p.Prefix))
     .map((p) => p.Prefix.slice(prefix.length, -1))
     .filter(isPlainName)
     .map((name) => ({ name, kind: "dir" as const, size: 0, modified: null }));
@@ -56,7 +58,7 @@ function files(
   prefix: string,
 ): Entry[] {
   return contents
-    .filter((c) => c.Key !== prefix && !c.Key.endsWith("/"))
+    .filter((c) => c.Key !== prefix && !c.Key.endsWith("/") && !isJournalKey(c.Key))
     .map((c) => ({
       name: c.Key.slice(prefix.length),
       kind: "file" as const,

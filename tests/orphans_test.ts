@@ -1,0 +1,235 @@
+/**
+ * No orphaned parts: multipart uploads of a killed server are aborted after
+ * a restart, without touching a live instance's uploads or other tools';
+ * aborts that fail are retried in the background; the operator's
+ * --list/--abort-incomplete-uploads commands. Servers run as processes
+ * (kill -9 must be real) against the in-process COS emulator.
+ */
+
+import { assert, assertEquals, assertMatch } from "./support/assert.ts";
+import { needs } from "./support/clients.ts";
+import { startCosEmulator } from "./support/cos_emulator.ts";
+import type { CosEmulator } from "./support/cos_emulator.ts";
+import { sdkClient } from "./support/cos_sdk.ts";
+import { BUCKET, SECRET_ID, SECRET_KEY, startCosServer } from "./support/cos_server.ts";
+import { eventually, freePort, randomBytes, SERVER_PERMISSIONS } from "./support/server.ts";
+import { RawClient } from "./support/raw_client.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+const MAIN = `${ROOT}main.ts`;
+const MIB = 1024 * 1024;
+const JOURNAL = ".cos-ftp-server/";
+
+/** A config file for a server process on `emulator`, lease_interval 1 s unless overridden. */
+async function writeConfig(
+  dir: string,
+  emulator: CosEmulator,
+  port: number,
+  passive: number,
+  extra: string[] = [],
+) {
+  const path = `${dir}/server-${port}.conf`;
+  await Deno.writeTextFile(
+    path,
+    [
+      "[COS_ACCOUNT_0]",
+      `cos_secretid = ${SECRET_ID}`,
+      `cos_secretkey = ${SECRET_KEY}`,
+      `cos_bucket = ${BUCKET}`,
+      `cos_region = ${emulator.region}`,
+      `cos_endpoint = ${emulator.url}`,
+      "cos_protocol = http",
+      `home_dir = ${dir}/home`,
+      "ftp_login_user_name = u",
+      "ftp_login_user_password = p",
+      "authority = RW",
+      "[NETWORK]",
+      "listen_address = 127.0.0.1",
+      `listen_port = ${port}`,
+      `passive_port = ${passive},${passive + 19}`,
+      "[OPTIONAL]",
+      `log_dir = ${dir}/log-${port}`,
+      "log_level = INFO",
+      "min_part_size = 1M",
+      "upload_memory_budget = 64M",
+      "cos_timeout = 5",
+      "shutdown_grace_period = 1",
+      ...(extra.some((l) => l.startsWith("lease_interval")) ? [] : ["lease_interval = 1"]),
+      ...extra,
+    ].join("\n"),
+  );
+  return path;
+}
+
+/** main.ts as a process, once its control port answers. */
+async function spawnServer(config: string, port: number): Promise<Deno.ChildProcess> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", ...SERVER_PERMISSIONS, MAIN, "--config", config],
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  for (let i = 0; i < 150; i++) {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port }).catch(() => null);
+    if (conn) {
+      conn.close();
+      return child;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  child.kill("SIGKILL");
+  throw new Error(
+    `server did not start: ${new TextDecoder().decode((await child.output()).stderr)}`,
+  );
+}
+
+/** curl uploading `file` to `name` at `rate` bytes per second, in the background. */
+function slowUpload(port: number, file: string, name: string, rate: string) {
+  return new Deno.Command("curl", {
+    args: ["-sS", "--limit-rate", rate, "-T", file, `ftp://u:p@127.0.0.1:${port}/${name}`],
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+}
+
+function journalKeys(emulator: CosEmulator): string[] {
+  return emulator.objects(BUCKET).filter((k) => k.startsWith(JOURNAL));
+}
+
+async function until(condition: () => boolean, timeoutMs: number, what: string | (() => string)) {
+  await eventually(condition, timeoutMs).catch(() => {
+    throw new Error(`not in ${timeoutMs} ms: ${typeof what === "string" ? what : what()}`);
+  });
+}
+
+Deno.test({
+  name:
+    "kill -9 mid-upload: a restart aborts the dead process's uploads, not a live peer's or a foreign one",
+  ...needs("curl"),
+  async fn() {
+    const emulator = await startCosEmulator({
+      credentials: { [SECRET_ID]: SECRET_KEY },
+      buckets: [BUCKET],
+    });
+    const dir = await Deno.makeTempDir();
+    const children: Deno.ChildProcess[] = [];
+    try {
+      const portA = freePort();
+      const portB = freePort();
+      const configA = await writeConfig(dir, emulator, portA, 42100);
+      const configB = await writeConfig(dir, emulator, portB, 42200);
+      const a = await spawnServer(configA, portA);
+      const b = await spawnServer(configB, portB);
+      children.push(a, b);
+      // Another tool's upload: not journaled, so never ours to abort.
+      const sdk = sdkClient(emulator, SECRET_ID, SECRET_KEY);
+      const foreign = await sdk.multipartInit({
+        Bucket: BUCKET,
+        Region: emulator.region,
+        Key: "foreign/big.bin",
+      });
+      const small = randomBytes(8 * MIB);
+      const big = randomBytes(14 * MIB);
+      await Deno.writeFile(`${dir}/small.bin`, small);
+      await Deno.writeFile(`${dir}/big.bin`, big);
+      const doomed = [
+        slowUpload(portA, `${dir}/small.bin`, "a1.bin", "1M"),
+        slowUpload(portA, `${dir}/small.bin`, "a2.bin", "1M"),
+      ];
+      const survivor = slowUpload(portB, `${dir}/big.bin`, "b.bin", "1M");
+      const ofA = () => emulator.inflightUploads().filter((u) => /^a\d\.bin$/.test(u.key));
+      await until(() => ofA().length === 2 && ofA().every((u) => u.parts > 0), 15_000, "A uploads");
+      a.kill("SIGKILL");
+      await a.status;
+      for (const curl of doomed) await curl.output();
+      const orphans = ofA().map((u) => u.uploadId);
+      assertEquals(orphans.length, 2, "the killed process left its uploads behind");
+      const killedAt = Date.now();
+      const restarted = await spawnServer(configA, portA);
+      children.push(restarted);
+      await until(() => ofA().length === 0, 60_000, "orphans aborted");
+      const seconds = (Date.now() - killedAt) / 1000;
+      console.log(`orphans aborted ${seconds.toFixed(1)} s after kill -9 (lease_interval 1 s)`);
+      const live = emulator.inflightUploads().map((u) => u.key).sort();
+      assertEquals(live, ["b.bin", "foreign/big.bin"], "the live peer's and the foreign upload");
+      const done = await survivor.output();
+      const logB = await Deno.readTextFile(`${dir}/log-${portB}/cos_v5.log`).catch(() => "");
+      assertEquals(done.code, 0, new TextDecoder().decode(done.stderr) + logB);
+      assertEquals(
+        emulator.getObject(BUCKET, "b.bin"),
+        big,
+        "the live peer's upload is byte-exact",
+      );
+      assertEquals(emulator.inflightUploads().map((u) => u.uploadId), [foreign.UploadId]);
+      await until(() => journalKeys(emulator).length === 0, 10_000, "journal emptied");
+      for (const child of [b, restarted]) child.kill("SIGTERM");
+      for (const child of [b, restarted]) assertEquals((await child.status).code, 0);
+      assertEquals(emulator.objects(BUCKET), ["b.bin"], "no journal or lease left");
+    } finally {
+      for (const child of children) {
+        try {
+          child.kill("SIGKILL");
+        } catch {
+          // Already gone.
+        }
+        await child.stderr.cancel().catch(() => {});
+        await child.status;
+      }
+      await emulator.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test("a failed abort is retried in the background until it succeeds; nothing is left", async () => {
+  const s = await startCosServer((config) => {
+    config.leaseIntervalMs = 1000;
+  });
+  try {
+    const c = await RawClient.login(s.port);
+    s.emulator.injectFault({ op: "UploadPart", kind: "status", status: 500, nth: 2, every: true });
+    // The SDK tries each request 4 times: 12 failures are three failed aborts of ours.
+    const abortFaults = s.emulator.injectFault({
+      op: "AbortMultipartUpload",
+      kind: "status",
+      status: 503,
+      times: 12,
+    });
+    const reply = await c.store("doomed.bin", randomBytes(4 * MIB)).catch((e: Error) => e);
+    assert(reply instanceof Error, "the upload fails");
+    await until(() => abortFaults.hits >= 4, 10_000, "the first abort failed");
+    assertEquals(s.emulator.inflightUploads().length, 1, "the first aborts failed");
+    await until(() => s.emulator.inflightUploads().length === 0, 30_000, "aborted in the end");
+    assertEquals(abortFaults.hits, 12);
+    await until(
+      () => journalKeys(s.emulator).length === 0,
+      10_000,
+      () => `journal emptied: ${journalKeys(s.emulator)}`,
+    );
+    const log = await s.logText();
+    assertMatch(log, /abort-queued/);
+    assertMatch(log, /orphan-abort-retry/);
+    assertEquals(s.emulator.objects(BUCKET), []);
+    c.close();
+  } finally {
+    await s.stop();
+  }
+});
+
+Deno.test("the journal's hidden prefix is neither listed nor reachable over FTP", async () => {
+  const s = await startCosServer();
+  try {
+    s.emulator.putObject(BUCKET, `${JOURNAL}instances/x.1`, new TextEncoder().encode("{}"));
+    s.emulator.putObject(BUCKET, "visible.txt", new TextEncoder().encode("v"));
+    const c = await RawClient.login(s.port);
+    assertEquals((await c.listing("NLST")).trim().split(/\r?\n/), ["visible.txt"]);
+    assert(!(await c.listing("LIST -a")).includes(".cos-ftp-server"), "not in LIST -a");
+    assertEquals((await c.command("CWD /.cos-ftp-server")).code, 550);
+    assertEquals((await c.command("SIZE .cos-ftp-server/instances/x.1")).code, 550);
+    assertEquals((await c.command("MKD .cos-ftp-server")).code, 550);
+    assertEquals((await c.command("DELE /.cos-ftp-server/instances/x.1")).code, 550);
+    assert(s.emulator.getObject(BUCKET, `${JOURNAL}instances/x.1`), "still there");
+    c.close();
+  } finally {
+    await s.stop();
+  }
+});
