@@ -8,12 +8,14 @@
  * broken network delivered. Every check compares whole files (SHA-256).
  */
 
+import { Buffer } from "node:buffer";
 import type { ServerConfig } from "../src/config/types.ts";
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
 import { type ByteProxy, startByteProxy } from "./support/byte_proxy.ts";
 import { python } from "./support/clients.ts";
 import type { CosEmulator } from "./support/cos_emulator.ts";
-import { BUCKET, cosStorage, startCosServer } from "./support/cos_server.ts";
+import { sdkClient } from "./support/cos_sdk.ts";
+import { BUCKET, cosStorage, SECRET_ID, SECRET_KEY, startCosServer } from "./support/cos_server.ts";
 import { RawClient, type RawReply, writeAllAndClose } from "./support/raw_client.ts";
 import {
   eventually,
@@ -525,3 +527,151 @@ bothBackends("no write permission: APPE and REST + STOR are 550", async (env) =>
   assertEquals(await env.get("new.bin"), undefined);
   c.close();
 }, withUsers);
+
+// ---------------------------------------------------------------------------
+// 4. COS only: inherited headers, archived objects, a replaced source, size
+// ---------------------------------------------------------------------------
+
+/** A test on COS only. */
+function cosTest(name: string, fn: (env: Env) => Promise<void>, adjust?: Adjust): void {
+  Deno.test(`COS: ${name}`, () => withEnv(cosEnv, fn, adjust));
+}
+
+/** Headers an object is created with, and that a resumed upload must keep. */
+const OBJECT_HEADERS = {
+  "x-cos-meta-owner": "alice",
+  "x-cos-meta-project": "issue-7",
+  "x-cos-storage-class": "STANDARD_IA",
+  "x-cos-server-side-encryption": "AES256",
+};
+
+/** Puts `bytes` at `key` through the SDK with `headers` (the emulator keeps them). */
+async function putWithHeaders(
+  env: Env,
+  key: string,
+  bytes: Uint8Array,
+  headers: Record<string, string>,
+): Promise<void> {
+  const sdk = sdkClient(env.cos!.emulator, SECRET_ID, SECRET_KEY);
+  const at = { Bucket: BUCKET, Region: env.cos!.emulator.region, Key: key };
+  await sdk.putObject({
+    ...at,
+    Body: Buffer.from(bytes),
+    ContentType: "text/x-log",
+    // The SDK adds to the Headers object it is given: pass a copy.
+    Headers: { ...headers },
+  });
+}
+
+async function headersOf(env: Env, key: string): Promise<Record<string, string>> {
+  const sdk = sdkClient(env.cos!.emulator, SECRET_ID, SECRET_KEY);
+  const at = { Bucket: BUCKET, Region: env.cos!.emulator.region, Key: key };
+  return (await sdk.headObject(at)).headers ?? {};
+}
+
+cosTest(
+  "APPE and REST + STOR keep x-cos-meta-*, storage class, encryption and content type",
+  async (env) => {
+    const c = await RawClient.login(env.port);
+    // A copied head with a multipart tail, a small head read into one PUT, a small head + parts.
+    const cases: [string, number, number, string][] = [
+      ["copied.log", HEAD, 1_500_000, "APPE"],
+      ["small-put.log", 1000, 2000, "APPE"],
+      ["small-parts.log", 500_000, 1_800_000, "REST 400000"],
+    ];
+    for (const [key, oldSize, tailSize, how] of cases) {
+      const old = randomBytes(oldSize);
+      await putWithHeaders(env, key, old, OBJECT_HEADERS);
+      const tail = randomBytes(tailSize);
+      if (how !== "APPE") await c.expect(how, 350);
+      await uploadOk(c, `${how === "APPE" ? "APPE" : "STOR"} ${key}`, tail);
+      const head = how === "APPE" ? old : old.subarray(0, Number(how.split(" ")[1]));
+      await assertStored(env, key, concat(head, tail), key);
+      const headers = await headersOf(env, key);
+      const kept = Object.fromEntries(
+        Object.keys(OBJECT_HEADERS).map((name) => [name, headers[name]]),
+      );
+      assertEquals(kept, OBJECT_HEADERS, `${key} headers`);
+      assertEquals(headers["content-type"], "text/x-log", `${key} content type`);
+    }
+    await assertNoLeftovers(env);
+    c.close();
+  },
+);
+
+cosTest("an ARCHIVE or DEEP_ARCHIVE object refuses APPE and REST + STOR with 550", async (env) => {
+  const c = await RawClient.login(env.port);
+  for (const storageClass of ["ARCHIVE", "DEEP_ARCHIVE"]) {
+    const key = `${storageClass}.bin`;
+    const old = randomBytes(HEAD);
+    await putWithHeaders(env, key, old, { "x-cos-storage-class": storageClass });
+    const mark = cosMark(env);
+    const appe = await c.command(`APPE ${key}`);
+    assertEquals(appe.code, 550, appe.text);
+    assertMatch(appe.text, /restore it/);
+    await c.expect("REST 10", 350);
+    const stor = await c.command(`STOR ${key}`);
+    assertEquals(stor.code, 550, stor.text);
+    assertMatch(stor.text, new RegExp(`${storageClass}.*restore`));
+    const counts = mark().counts;
+    assertEquals(
+      [counts.InitiateMultipartUpload, counts.UploadPartCopy, counts.GetObject],
+      [undefined, undefined, undefined],
+      JSON.stringify(counts),
+    );
+    await assertStored(env, key, old);
+  }
+  await assertNoLeftovers(env);
+  c.close();
+});
+
+cosTest(
+  "a source replaced between APPE and the copy fails cleanly (the copy is pinned to its ETag)",
+  async (env) => {
+    const emulator = env.cos!.emulator;
+    const old = randomBytes(HEAD);
+    await env.put("swap.bin", old);
+    const c = await RawClient.login(env.port);
+    const delay = emulator.injectFault({ op: "UploadPartCopy", kind: "delay", ms: 600 });
+    const data = await c.epsv();
+    await c.expect("APPE swap.bin", 150);
+    const replacement = randomBytes(HEAD + 1000);
+    await eventually(() => delay.seen === 1);
+    emulator.putObject(BUCKET, "swap.bin", replacement);
+    await writeAllAndClose(data, randomBytes(500_000));
+    const final = await c.read();
+    assert(final.code >= 400, `the APPE must fail: ${final.text}`);
+    await assertNoLeftovers(env);
+    await assertStored(env, "swap.bin", replacement, "the replacement stays, unmixed");
+    assert(
+      emulator.requestLog().some((r) => r.op === "UploadPartCopy" && r.status === 412),
+      "the copy was refused by its precondition",
+    );
+    c.close();
+  },
+);
+
+cosTest(
+  "APPE onto a 40 MiB object: copied server-side in well under a few seconds",
+  async (env) => {
+    const old = randomBytes(40 * MIB + 11);
+    await env.put("large.bin", old);
+    const c = await RawClient.login(env.port);
+    const tail = randomBytes(3 * MIB + 5);
+    const mark = cosMark(env);
+    const started = performance.now();
+    await uploadOk(c, "APPE large.bin", tail);
+    const ms = performance.now() - started;
+    const delta = mark();
+    assertHeadCopied(env, delta, old.length, tail.length);
+    assertEquals(delta.counts.UploadPartCopy, 1, "40 MiB is one copied part");
+    assert(ms < 3000, `APPE took ${ms.toFixed(0)} ms`);
+    console.log(
+      `APPE of ${tail.length} bytes onto 40 MiB: ${
+        ms.toFixed(0)
+      } ms, ${delta.upstream} bytes sent to COS`,
+    );
+    await assertStored(env, "large.bin", concat(old, tail));
+    c.close();
+  },
+);
