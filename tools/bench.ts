@@ -101,12 +101,35 @@ async function benchCos(big: string): Promise<void> {
       addRatio(`COS STOR ${BIG_MIB} MiB: gateway / SDK`, BIG_MIB * MIB, put);
       addRatio(`COS RETR ${BIG_MIB} MiB: gateway / SDK`, BIG_MIB * MIB, get);
     }, optional);
+    await benchVerify(account, optional, big);
     // Fresh processes: memory freed by earlier transfers is not always returned to the OS.
     await withServer(account, memoryDuringUpload, optional);
     await withServer(account, (server) => parallelUploads(server, "COS", true), optional);
   } finally {
     await emulator.stop();
   }
+}
+
+/**
+ * What CRC-64 verification costs: the same transfers through two servers on
+ * the same emulator, verify_checksums on and off, in alternating pairs.
+ * The goal is at most 10% slower (ratio >= 0.9).
+ */
+async function benchVerify(account: string[], optional: string[], big: string): Promise<void> {
+  const off = [...optional, "verify_checksums = false"];
+  await withServer(account, (checked) =>
+    withServer(account, async (unchecked) => {
+      const put = await bestOfPairs(
+        () => ftp(checked, "ftp-put", big, "verified.bin"),
+        () => ftp(unchecked, "ftp-put", big, "unverified.bin"),
+      );
+      const get = await bestOfPairs(
+        () => ftp(checked, "ftp-get", "-", "verified.bin"),
+        () => ftp(unchecked, "ftp-get", "-", "unverified.bin"),
+      );
+      addRatio(`COS STOR ${BIG_MIB} MiB: verified / unverified`, BIG_MIB * MIB, put, 0.9);
+      addRatio(`COS RETR ${BIG_MIB} MiB: verified / unverified`, BIG_MIB * MIB, get, 0.9);
+    }, off), optional);
 }
 
 /** Runs `work` against a fresh server process. */
