@@ -7,7 +7,7 @@
  */
 
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
-import { needs } from "./support/clients.ts";
+import { needs, run } from "./support/clients.ts";
 import { startCosEmulator } from "./support/cos_emulator.ts";
 import type { CosEmulator } from "./support/cos_emulator.ts";
 import { sdkClient } from "./support/cos_sdk.ts";
@@ -231,5 +231,69 @@ Deno.test("the journal's hidden prefix is neither listed nor reachable over FTP"
     c.close();
   } finally {
     await s.stop();
+  }
+});
+
+Deno.test("--list-incomplete-uploads shows owners; --abort-incomplete-uploads picks by age, never a live one", async () => {
+  const emulator = await startCosEmulator({
+    credentials: { [SECRET_ID]: SECRET_KEY },
+    buckets: [BUCKET],
+  });
+  const dir = await Deno.makeTempDir();
+  try {
+    const config = await writeConfig(dir, emulator, freePort(), 42300);
+    const cli = (...args: string[]) =>
+      run(Deno.execPath(), ["run", ...SERVER_PERMISSIONS, MAIN, "--config", config, ...args]);
+    const sdk = sdkClient(emulator, SECRET_ID, SECRET_KEY);
+    const at = { Bucket: BUCKET, Region: emulator.region };
+    const init = async (key: string) => (await sdk.multipartInit({ ...at, Key: key })).UploadId;
+    const claim = (instance: string, key: string, id: string) =>
+      emulator.putObject(
+        BUCKET,
+        `${JOURNAL}uploads/${instance}/e1.${id}`,
+        new TextEncoder().encode(JSON.stringify({ key, uploadId: id })),
+      );
+    const foreign = await init("foreign.bin");
+    const dead = await init("dead.bin");
+    claim("gone.bb", "dead.bin", dead);
+    // lease_interval 1 s: silent for 5 s is dead.
+    await new Promise((r) => setTimeout(r, 6500));
+    const live = await init("live.bin");
+    claim("peer.aa", "live.bin", live);
+    emulator.putObject(BUCKET, `${JOURNAL}instances/peer.aa`, new TextEncoder().encode("{}"));
+
+    const listed = await cli("--list-incomplete-uploads");
+    assertEquals(listed.code, 0, listed.stderr);
+    assertMatch(listed.stdout, /\[COS_ACCOUNT_0\] cos ftp-1250000000: 3 incomplete uploads/);
+    assertMatch(listed.stdout, /KEY +UPLOAD ID +INITIATED +AGE +OWNER/);
+    assertMatch(listed.stdout, new RegExp(`foreign\\.bin +${foreign} +\\S+Z +\\d+s +not ours`));
+    assertMatch(listed.stdout, new RegExp(`dead\\.bin +${dead} .* dead instance gone\\.bb`));
+    assertMatch(listed.stdout, new RegExp(`live\\.bin +${live} .* live instance peer\\.aa`));
+
+    const young = await cli("--abort-incomplete-uploads", "--older-than", "1h");
+    assertEquals(young.code, 0, young.stderr);
+    assertMatch(young.stdout, /aborted 0, kept 3, failed 0/);
+    assertEquals(emulator.inflightUploads().length, 3);
+
+    const old = await cli("--abort-incomplete-uploads", "--older-than=3s");
+    assertEquals(old.code, 0, old.stderr);
+    assertMatch(old.stdout, /kept, in flight on live instance peer\.aa: live\.bin/);
+    assertMatch(old.stdout, /aborted 2, kept 1, failed 0/);
+    assertEquals(emulator.inflightUploads().map((u) => u.key), ["live.bin"]);
+    assertEquals(journalKeys(emulator).filter((k) => k.includes("gone.bb")), []);
+
+    const bad = await cli("--abort-incomplete-uploads", "--older-than", "soon");
+    assertEquals(bad.code, 2);
+    assertMatch(bad.stderr, /--older-than needs a duration/);
+    const stray = await cli("--list-incomplete-uploads", "--older-than", "1d");
+    assertEquals(stray.code, 2);
+    emulator.injectFault({ op: "ListMultipartUploads", kind: "status", status: 403, every: true });
+    const denied = await cli("--list-incomplete-uploads");
+    assertEquals(denied.code, 1);
+    assertMatch(denied.stdout, /FAILED: .*COS/);
+    assert(!/\bat .*\.ts:\d+/.test(denied.stdout + denied.stderr), "no stack trace");
+  } finally {
+    await emulator.close();
+    await Deno.remove(dir, { recursive: true });
   }
 });
