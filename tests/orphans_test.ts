@@ -11,7 +11,9 @@ import { needs, run } from "./support/clients.ts";
 import { startCosEmulator } from "./support/cos_emulator.ts";
 import type { CosEmulator } from "./support/cos_emulator.ts";
 import { sdkClient } from "./support/cos_sdk.ts";
-import { BUCKET, SECRET_ID, SECRET_KEY, startCosServer } from "./support/cos_server.ts";
+import { BUCKET, cosStorage, SECRET_ID, SECRET_KEY, startCosServer } from "./support/cos_server.ts";
+import { createCosClient } from "../src/storage/cos/client.ts";
+import { abortUpload, listIncompleteUploads } from "../src/storage/cos/incomplete.ts";
 import { eventually, freePort, randomBytes, SERVER_PERMISSIONS } from "./support/server.ts";
 import { RawClient } from "./support/raw_client.ts";
 
@@ -295,5 +297,32 @@ Deno.test("--list-incomplete-uploads shows owners; --abort-incomplete-uploads pi
   } finally {
     await emulator.close();
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("emulator ListMultipartUploads: prefix, key/upload-id markers one per page, Initiated, abort", async () => {
+  const emulator = await startCosEmulator({
+    credentials: { [SECRET_ID]: SECRET_KEY },
+    buckets: [BUCKET],
+  });
+  const client = createCosClient(cosStorage(emulator), 5000);
+  try {
+    const sdk = sdkClient(emulator, SECRET_ID, SECRET_KEY);
+    const at = { Bucket: BUCKET, Region: emulator.region };
+    const started = Date.now() - 1000;
+    const keys = ["p/a", "p/a", "p/a", "p/b", "q/c"];
+    const ids = [];
+    for (const key of keys) ids.push((await sdk.multipartInit({ ...at, Key: key })).UploadId);
+    const paged = await listIncompleteUploads(client, "p/", 1);
+    assertEquals(paged.map((u) => u.key), ["p/a", "p/a", "p/a", "p/b"]);
+    assertEquals(new Set(paged.map((u) => u.uploadId)).size, 4, "no page repeats or skips");
+    assert(paged.every((u) => u.initiated >= started && u.initiated <= Date.now()), "Initiated");
+    assertEquals((await listIncompleteUploads(client, "")).length, 5);
+    for (const u of paged) assert(await abortUpload(client, u.key, u.uploadId));
+    assertEquals(await abortUpload(client, "p/a", ids[0]), false, "gone is not an error");
+    assertEquals((await listIncompleteUploads(client, "")).map((u) => u.key), ["q/c"]);
+  } finally {
+    client.http.close();
+    await emulator.close();
   }
 });
