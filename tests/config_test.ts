@@ -679,6 +679,7 @@ Deno.test("all defaults", () => {
     banTimeMs: 600000,
     verifyChecksums: true,
     hashMaxSize: 10 * 2 ** 30,
+    keepPartialUploads: false,
     tls: { certFile: "", keyFile: "", implicitPort: 0, requireTls: false, minVersion: "1.2" },
   });
 });
@@ -715,6 +716,7 @@ ban_window = 60
 ban_time = 120
 verify_checksums = no
 hash_max_size = 0
+keep_partial_uploads = yes
 [FTPS]
 cert_file = tls/cert.pem
 key_file = tls/key.pem
@@ -752,6 +754,7 @@ min_tls_version = TLSv1.3
     banTimeMs: 120000,
     verifyChecksums: false,
     hashMaxSize: 0,
+    keepPartialUploads: true,
     tls: {
       certFile: "/srv/ftp/tls/cert.pem",
       keyFile: "/srv/ftp/tls/key.pem",

@@ -87,6 +87,7 @@ export const DEFAULT_SETTINGS: Readonly<GlobalSettings> = {
   banTimeMs: 600_000,
   verifyChecksums: true,
   hashMaxSize: 10 * GIB,
+  keepPartialUploads: false,
   tls: { certFile: "", keyFile: "", implicitPort: 0, requireTls: false, minVersion: "1.2" },
 };
 
@@ -210,9 +211,9 @@ function readOptionalValues(section: SectionReader, cwd: string, log: IssueLog):
       d.uploadMemoryBudget,
     ),
     cosTimeoutMs: read("cos_timeout", secondsIn(MAX_SECONDS, ""), d.cosTimeoutMs),
-    maxConnectionsPerIp: read("max_connections_per_ip", unlimited(1e6), d.maxConnectionsPerIp),
     leaseIntervalMs: read("lease_interval", LEASE_INTERVAL, d.leaseIntervalMs),
     instanceName: readValue(section, "instance_name", parseInstanceName, d.instanceName, log),
+    maxConnectionsPerIp: read("max_connections_per_ip", unlimited(1e6), d.maxConnectionsPerIp),
     maxLoggedInUsers: read("max_logged_in_users", unlimited(1e6), d.maxLoggedInUsers),
     banAfterFailures: read(
       "ban_after_failures",
@@ -228,6 +229,13 @@ function readOptionalValues(section: SectionReader, cwd: string, log: IssueLog):
     ),
     verifyChecksums: readValue(section, "verify_checksums", parseBool, d.verifyChecksums, log),
     hashMaxSize: read("hash_max_size", sizeIn(0, 2 ** 53, " (0 = no limit)"), d.hashMaxSize),
+    keepPartialUploads: readValue(
+      section,
+      "keep_partial_uploads",
+      parseBool,
+      d.keepPartialUploads,
+      log,
+    ),
   };
 }
 

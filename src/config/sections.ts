@@ -60,6 +60,7 @@ export const GLOBAL_KEYS: Readonly<Record<string, readonly string[]>> = {
     "ban_time",
     "verify_checksums",
     "hash_max_size",
+    "keep_partial_uploads",
   ],
 };
 

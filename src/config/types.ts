@@ -122,6 +122,12 @@ export interface ServerConfig {
   verifyChecksums: boolean;
   /** Largest file HASH/XCRC/XMD5/XSHA* will read (0 = no limit). */
   hashMaxSize: number;
+  /**
+   * Commit what arrived of an upload broken by the network (reset, timeout,
+   * lost control connection), as vsftpd does, so the client can resume it.
+   * Never for ABOR or an exceeded size limit.
+   */
+  keepPartialUploads: boolean;
   tls: TlsConfig;
   accounts: AccountConfig[];
   users: UserConfig[];

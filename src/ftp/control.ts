@@ -73,12 +73,25 @@ export class ControlReader {
   #length = 0;
   #overlong = false;
   #telnet: TelnetState = "data";
+  #byteAtATime = false;
 
   constructor(private transport: ControlTransport) {}
 
   /** Reads from `transport` from now on. */
   setTransport(transport: ControlTransport): void {
     this.transport = transport;
+  }
+
+  /**
+   * Reads one byte at a time (while a transfer runs, when ABOR may come with
+   * urgent data). The kernel ends a read at the urgent mark, and Deno's
+   * runtime (tokio, on edge-triggered epoll) takes any read shorter than its
+   * buffer to mean the socket is drained: the bytes after the mark (`ABOR`)
+   * then wait for the client's next packet, which a client waiting for the
+   * ABOR reply never sends. A one-byte read is never short.
+   */
+  readByteAtATime(on: boolean): void {
+    this.#byteAtATime = on;
   }
 
   /** Bytes read but not parsed yet (they belong to whatever comes next on the wire). */
@@ -93,7 +106,9 @@ export class ControlReader {
     while (true) {
       const input = this.#parse();
       if (input) return input;
-      const read = await this.transport.read(this.#buffer);
+      const read = await this.transport.read(
+        this.#byteAtATime ? this.#buffer.subarray(0, 1) : this.#buffer,
+      );
       if (read === null) return null;
       this.#start = 0;
       this.#end = read;

@@ -165,8 +165,11 @@ export class FtpSession implements Session {
       send: (r: Reply) => this.#writer.send(r),
     });
     this.#transfer = transfer;
+    this.#reader.readByteAtATime(true);
     transfer.done.finally(() => {
-      if (this.#transfer === transfer) this.#transfer = null;
+      if (this.#transfer !== transfer) return;
+      this.#transfer = null;
+      this.#reader.readByteAtATime(false);
     });
   }
 

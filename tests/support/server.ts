@@ -58,6 +58,7 @@ export function testConfig(root: string, logDir: string): ServerConfig {
     banTimeMs: 600_000,
     verifyChecksums: true,
     hashMaxSize: 10 * 1024 ** 3,
+    keepPartialUploads: false,
     tls: { certFile: "", keyFile: "", implicitPort: 0, requireTls: false, minVersion: "1.2" },
     accounts: [{ section: "TEST", homeDir: root, storage: { kind: "local", root } }],
     users: [user("demo", "demo")],
