@@ -7,7 +7,6 @@
 
 import { createHash } from "node:crypto";
 import { digestFile } from "../src/ftp/commands/hash.ts";
-import { FtpSession } from "../src/ftp/session.ts";
 import { LocalStorage } from "../src/storage/local.ts";
 import { assert, assertEquals, assertMatch, assertRejects } from "./support/assert.ts";
 import { needs, python, run } from "./support/clients.ts";
@@ -226,8 +225,6 @@ Deno.test("digestFile: an abort stops the read of a large file at once", async (
 
 Deno.test({
   name: "HASH: ABOR during the checksum of a big file answers at once; the session goes on",
-  // Needs the session to run checksums as abortable jobs (Session.runAbortable).
-  ignore: typeof (FtpSession.prototype as { runAbortable?: unknown }).runAbortable !== "function",
   async fn() {
     const s = await startServer();
     try {

@@ -109,10 +109,9 @@ export interface Session {
    * transfer without a data connection: ABOR aborts `signal` (and waits for
    * the job's reply), STAT is answered meanwhile, other commands wait until
    * it ends. The job sends its own reply; what it throws is answered as a
-   * command failure. Optional until the session implements it: commands
-   * then run the job in line (not abortable).
+   * command failure.
    */
-  runAbortable?(job: (signal: AbortSignal) => Promise<void>): void;
+  runAbortable(job: (signal: AbortSignal) => Promise<void>): void;
   /** Whether this server can do TLS (a certificate is configured). */
   readonly tlsAvailable: boolean;
   /** Switches the control connection to TLS right after the current reply (AUTH TLS). */

@@ -42,6 +42,14 @@ const TLS_CLOSE_WAIT_MS = 2000;
 /** Greeting, kept from the original so scripts that match it still work. */
 const BANNER = "Welcome to COS FTP Service";
 
+/** What runs while the control connection is still read: a transfer, or a checksum. */
+interface Background {
+  abort(reason: FtpError): void;
+  readonly done: Promise<void>;
+  /** For STAT. */
+  status(): string;
+}
+
 /** Everything a session needs from its server. */
 export interface SessionDeps {
   config: ServerConfig;
@@ -82,7 +90,9 @@ export class FtpSession implements Session {
   #upgradeRequested = false;
   /** With AUTH TLS: resolves when the relay has delivered all our bytes. */
   #drained: Promise<void> = Promise.resolve();
-  #transfer: ActiveTransfer | null = null;
+  #transfer: Background | null = null;
+  /** The command being dispatched, for the log of a background job's failure. */
+  #command = { name: "", arg: "" };
   #ending = false;
   #closed = false;
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
@@ -164,10 +174,25 @@ export class FtpSession implements Session {
       tls: this.state.protectData ? this.#tls : null,
       send: (r: Reply) => this.#writer.send(r),
     });
-    this.#transfer = transfer;
+    this.#runInBackground(transfer);
+  }
+
+  runAbortable(job: (signal: AbortSignal) => Promise<void>): void {
+    const { name, arg } = this.#command;
+    const controller = new AbortController();
+    const done = job(controller.signal).catch((error) => this.#reportFailure(name, arg, error));
+    this.#runInBackground({
+      abort: (reason) => controller.abort(reason),
+      done,
+      status: () => `${name} ${arg}: in progress`,
+    });
+  }
+
+  #runInBackground(work: Background): void {
+    this.#transfer = work;
     this.#reader.readByteAtATime(true);
-    transfer.done.finally(() => {
-      if (this.#transfer !== transfer) return;
+    work.done.finally(() => {
+      if (this.#transfer !== work) return;
       this.#transfer = null;
       this.#reader.readByteAtATime(false);
     });
@@ -233,6 +258,7 @@ export class FtpSession implements Session {
     const refusal = this.#tlsRefusal(name);
     if (refusal) return void await this.send(refusal.code, refusal.text);
     if (name === "RNTO") this.state.renameFrom = renameFrom;
+    this.#command = { name, arg };
     try {
       await command.run(this, arg);
     } catch (error) {

@@ -5,9 +5,8 @@
  *
  * The file is streamed from storage (bounded memory, local or COS; on COS a
  * whole-file read is itself CRC-64 checked) and refused above
- * `hash_max_size`. Hashing listens to an AbortSignal: when the session runs
- * it as an abortable job (see {@link Session.runAbortable}), ABOR stops the
- * read and the command answers at once.
+ * `hash_max_size`. The session runs it as an abortable job (see
+ * {@link Session.runAbortable}): ABOR stops the read and is answered at once.
  *
  * @module
  */
@@ -133,19 +132,9 @@ async function hashTarget(session: Session, path: string): Promise<{ key: string
   return { key, size: entry.size };
 }
 
-/**
- * Runs a checksum: as an abortable job when the session offers one (ABOR is
- * then heard while the file is read), else in line.
- */
-function runHash(session: Session, job: (signal?: AbortSignal) => Promise<void>): Promise<void> {
-  if (!session.runAbortable) return job();
-  session.runAbortable(job);
-  return Promise.resolve();
-}
-
 /** ABOR ends a checksum with 426 (ABOR itself then answers 226); other failures go on up. */
-async function answerAbort(session: Session, error: unknown, signal?: AbortSignal): Promise<void> {
-  if (!signal?.aborted) throw error;
+async function answerAbort(session: Session, error: unknown, signal: AbortSignal): Promise<void> {
+  if (!signal.aborted) throw error;
   await session.send(426, "Checksum aborted by ABOR");
 }
 
@@ -158,7 +147,7 @@ const hash: Command = {
     const { key, size } = await hashTarget(session, path);
     const algorithm = selectedHash(session);
     const { storage } = requireRead(session);
-    await runHash(session, async (signal) => {
+    session.runAbortable(async (signal) => {
       try {
         const hex = await digestFile(storage, key, algorithm, { start: 0 }, signal);
         const end = Math.max(size - 1, 0);
@@ -215,7 +204,7 @@ function legacy(name: string, algorithm: HashAlgorithm): Command {
       if (start > end) throw new FtpError(550, `Range ${start}-${end} is outside the file`);
       const range = { start, end: end < size ? end : undefined };
       const { storage } = requireRead(session);
-      await runHash(session, async (signal) => {
+      session.runAbortable(async (signal) => {
         try {
           const hex = await digestFile(storage, key, algorithm, range, signal);
           await session.send(250, hex);
