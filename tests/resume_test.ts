@@ -9,10 +9,12 @@
  */
 
 import { Buffer } from "node:buffer";
+import { Readable } from "node:stream";
+import { Client } from "basic-ftp";
 import type { ServerConfig } from "../src/config/types.ts";
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
 import { type ByteProxy, startByteProxy } from "./support/byte_proxy.ts";
-import { python } from "./support/clients.ts";
+import { needs, python, run } from "./support/clients.ts";
 import type { CosEmulator } from "./support/cos_emulator.ts";
 import { sdkClient } from "./support/cos_sdk.ts";
 import { BUCKET, cosStorage, SECRET_ID, SECRET_KEY, startCosServer } from "./support/cos_server.ts";
@@ -674,4 +676,252 @@ cosTest(
     await assertStored(env, "large.bin", concat(old, tail));
     c.close();
   },
+);
+
+// ---------------------------------------------------------------------------
+// 5. Real clients resuming, on both storages
+// ---------------------------------------------------------------------------
+
+/** A per-backend test that needs external `tools`; `local` is a scratch directory. */
+function clientTest(
+  name: string,
+  tools: string[],
+  fn: (env: Env, local: string) => Promise<void>,
+  adjust?: Adjust,
+): void {
+  for (const backend of BACKENDS) {
+    Deno.test({
+      name: `${backend.name}: ${name}`,
+      ...needs(...tools),
+      fn: () =>
+        withEnv(backend.start, async (env) => {
+          const local = await Deno.makeTempDir({ prefix: "resume-client-" });
+          try {
+            await fn(env, local);
+          } finally {
+            await Deno.remove(local, { recursive: true });
+          }
+        }, adjust),
+    });
+  }
+}
+
+function ftpUrl(env: Env, path: string): string {
+  return `ftp://demo:demo@127.0.0.1:${env.port}/${path}`;
+}
+
+/** The whole file a client should end up with, and the truncated copy already on the server. */
+async function truncatedOnServer(env: Env, name: string, size = HEAD + 1_000_000) {
+  const whole = randomBytes(size);
+  await env.put(name, whole.subarray(0, HEAD));
+  return whole;
+}
+
+clientTest(
+  "curl -T -C - resumes an upload; curl -C - resumes a download",
+  ["curl"],
+  async (env, local) => {
+    const whole = await truncatedOnServer(env, "cu.bin");
+    await Deno.writeFile(`${local}/cu.bin`, whole);
+    const mark = env.cos ? cosMark(env) : null;
+    const up = await run("curl", [
+      "-sS",
+      "-v",
+      "-T",
+      `${local}/cu.bin`,
+      "-C",
+      "-",
+      ftpUrl(env, "cu.bin"),
+    ]);
+    assertEquals(up.code, 0, up.stderr);
+    // curl asks SIZE, then appends the rest with APPE (curl 7.88: no REST + STOR for uploads).
+    assertMatch(up.stderr, /^> SIZE cu\.bin\r?$/m);
+    assertMatch(up.stderr, /^> APPE cu\.bin\r?$/m);
+    await assertStored(env, "cu.bin", whole);
+    if (mark) assertHeadCopied(env, mark(), HEAD, whole.length - HEAD);
+
+    await Deno.writeFile(`${local}/down.bin`, whole.subarray(0, 1_234_567));
+    const down = await run("curl", [
+      "-sS",
+      "-v",
+      "-C",
+      "-",
+      "-o",
+      `${local}/down.bin`,
+      ftpUrl(env, "cu.bin"),
+    ]);
+    assertEquals(down.code, 0, down.stderr);
+    assertMatch(down.stderr, /^> REST 1234567\r?$/m);
+    assertEquals(await hashOf(await Deno.readFile(`${local}/down.bin`)), await hashOf(whole));
+    await assertNoLeftovers(env);
+  },
+);
+
+/** Runs an lftp script against the server with protocol debug output on stderr. */
+function lftp(env: Env, script: string, cwd: string) {
+  return run("lftp", [
+    "-d",
+    "-c",
+    `set net:max-retries 1; set net:timeout 10; set xfer:clobber on; ` +
+    `open -u demo,demo ftp://127.0.0.1:${env.port}; ${script}`,
+  ], { cwd, timeoutMs: 30_000 });
+}
+
+clientTest(
+  "lftp put -c continues a truncated upload with REST + STOR",
+  ["lftp"],
+  async (env, local) => {
+    const whole = await truncatedOnServer(env, "lp.bin");
+    await Deno.writeFile(`${local}/lp.bin`, whole);
+    const mark = env.cos ? cosMark(env) : null;
+    const r = await lftp(env, "put -c lp.bin", local);
+    assertEquals(r.code, 0, r.stderr);
+    assertMatch(r.stderr, new RegExp(`---> REST ${HEAD}\\r?$`, "m"));
+    assertMatch(r.stderr, /---> STOR lp\.bin\r?$/m);
+    await assertStored(env, "lp.bin", whole);
+    if (mark) assertHeadCopied(env, mark(), HEAD, whole.length - HEAD);
+    await assertNoLeftovers(env);
+  },
+);
+
+clientTest("lftp mirror -R --continue finishes a truncated file and uploads a missing one", [
+  "lftp",
+], async (env, local) => {
+  await Deno.mkdir(`${local}/tree`);
+  const whole = randomBytes(HEAD + 700_000);
+  const other = randomBytes(300_000);
+  await Deno.writeFile(`${local}/tree/big.bin`, whole);
+  await Deno.writeFile(`${local}/tree/other.bin`, other);
+  // lftp continues only a target newer than its source: the interrupted upload came later.
+  const hourAgo = new Date(Date.now() - 3_600_000);
+  await Deno.utime(`${local}/tree/big.bin`, hourAgo, hourAgo);
+  const r0 = await lftp(env, "mkdir -p tree", local);
+  assertEquals(r0.code, 0, r0.stderr);
+  await env.put("tree/big.bin", whole.subarray(0, HEAD));
+  const r = await lftp(env, "mirror -R --continue tree tree", local);
+  assertEquals(r.code, 0, r.stderr);
+  assertMatch(r.stderr, new RegExp(`---> REST ${HEAD}\\r?$`, "m"));
+  await assertStored(env, "tree/big.bin", whole);
+  await assertStored(env, "tree/other.bin", other);
+  await assertNoLeftovers(env);
+});
+
+clientTest(
+  "ftplib: storbinary with rest= (REST + STOR) and APPE",
+  ["python3"],
+  async (env, local) => {
+    const whole = await truncatedOnServer(env, "py.bin");
+    await Deno.writeFile(`${local}/py.bin`, whole);
+    const extra = randomBytes(400_000);
+    await Deno.writeFile(`${local}/extra.bin`, extra);
+    const r = await python(
+      `
+import ftplib, sys
+port, local, head = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+ftp = ftplib.FTP()
+ftp.connect("127.0.0.1", port, timeout=20)
+ftp.login("demo", "demo")
+size = ftp.size("py.bin")
+assert size == head, size
+with open(local + "/py.bin", "rb") as f:
+    f.seek(size)
+    print(ftp.storbinary("STOR py.bin", f, rest=size))
+with open(local + "/extra.bin", "rb") as f:
+    print(ftp.storbinary("APPE py.bin", f))
+with open(local + "/extra.bin", "rb") as f:
+    print(ftp.storbinary("APPE fresh.bin", f))
+ftp.quit()
+`,
+      [String(env.port), local, String(HEAD)],
+    );
+    assertEquals(r.code, 0, r.stderr);
+    assertEquals(r.stdout.split("\n").filter((l) => l.startsWith("226")).length, 3, r.stdout);
+    await assertStored(env, "py.bin", concat(whole, extra));
+    await assertStored(env, "fresh.bin", extra);
+    await assertNoLeftovers(env);
+  },
+);
+
+clientTest("basic-ftp appendFrom appends (APPE) and creates a missing file", [], async (env) => {
+  const old = randomBytes(HEAD);
+  await env.put("bf.bin", old);
+  const client = new Client(15_000);
+  try {
+    await client.access({ host: "127.0.0.1", port: env.port, user: "demo", password: "demo" });
+    const tail = randomBytes(1_100_000);
+    const mark = env.cos ? cosMark(env) : null;
+    await client.appendFrom(Readable.from(Buffer.from(tail)), "bf.bin");
+    await assertStored(env, "bf.bin", concat(old, tail));
+    if (mark) assertHeadCopied(env, mark(), HEAD, tail.length);
+    const fresh = randomBytes(5000);
+    await client.appendFrom(Readable.from(Buffer.from(fresh)), "bf-new.bin");
+    await assertStored(env, "bf-new.bin", fresh);
+    assertEquals(await client.size("bf.bin"), HEAD + tail.length);
+  } finally {
+    client.close();
+  }
+  await assertNoLeftovers(env);
+});
+
+clientTest(
+  "keep_partial_uploads: lftp killed mid-upload, then put -c finishes from what was kept",
+  ["lftp"],
+  async (env, local) => {
+    // Larger than what socket buffers take at once, so the kill lands mid-upload.
+    const whole = randomBytes(16 * MIB);
+    await Deno.writeFile(`${local}/k.bin`, whole);
+    const child = new Deno.Command("lftp", {
+      args: [
+        "-c",
+        `set net:limit-rate 2500000; open -u demo,demo ftp://127.0.0.1:${env.port}; put k.bin`,
+      ],
+      cwd: local,
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    await new Promise((r) => setTimeout(r, 1200));
+    child.kill("SIGKILL");
+    await child.status;
+    await eventually(() => env.server.server.sessionCount === 0);
+    await assertNoLeftovers(env);
+    const partial = await env.get("k.bin");
+    assert(
+      partial && partial.length > 0 && partial.length < whole.length,
+      `kept ${partial?.length}`,
+    );
+    await assertStored(
+      env,
+      "k.bin",
+      whole.subarray(0, partial.length),
+      "the kept bytes are a prefix",
+    );
+    const r = await lftp(env, "put -c k.bin", local);
+    assertEquals(r.code, 0, r.stderr);
+    assertMatch(r.stderr, new RegExp(`---> REST ${partial.length}\\r?$`, "m"));
+    await assertStored(env, "k.bin", whole);
+    await assertNoLeftovers(env);
+  },
+  keepPartial,
+);
+
+cosTest(
+  "keep_partial_uploads: control lost after the data ended (last part still uploading) keeps it all",
+  async (env) => {
+    const emulator = env.cos!.emulator;
+    const old = randomBytes(HEAD);
+    await env.put("late.bin", old);
+    const c = await RawClient.login(env.port);
+    const tail = randomBytes(PARTIAL);
+    // Parts take a while: the data has ended and the commit waits for them when the client goes.
+    emulator.injectFault({ op: "UploadPart", kind: "delay", ms: 400, every: true });
+    const data = await c.epsv();
+    await c.expect("APPE late.bin", 150);
+    await writeAllAndClose(data, tail);
+    await new Promise((r) => setTimeout(r, 250));
+    c.close();
+    await eventually(() => env.server.server.sessionCount === 0);
+    await assertNoLeftovers(env);
+    await assertStored(env, "late.bin", concat(old, tail), "every byte had arrived");
+  },
+  keepPartial,
 );

@@ -199,6 +199,8 @@ async function startUpload(
   const maxSize = session.config.singleFileMaxSize;
   const binary = session.state.binary;
   const keepPartial = session.config.keepPartialUploads;
+  // A sink commits once: after a commit was begun, a failure can only abort it.
+  let committing = false;
   session.startTransfer({
     command,
     path,
@@ -208,15 +210,25 @@ async function startUpload(
       const store = (chunk: Uint8Array) => writeLimited(sink, chunk, maxSize);
       await receiveFromClient((chunk) => store(ascii ? ascii.convert(chunk) : chunk), transfer);
       if (ascii) await store(ascii.flush());
-      const stored = await sink.commit(commitCheckpoint(transfer.signal));
+      committing = true;
+      const checkpoint = commitCheckpoint(transfer.signal);
+      // The data ended, so every byte is in the sink: a network loss now still keeps it all.
+      const confirm = keepPartial ? () => checkpoint().catch(rethrowUnlessLost) : checkpoint;
+      const stored = await sink.commit(confirm);
       return `Transfer complete: ${stored.size} bytes stored`;
     },
     async cleanup(cause) {
-      if (!keepPartial || !(cause instanceof ConnectionLost)) return await sink.abort();
+      if (committing || !keepPartial || !(cause instanceof ConnectionLost)) {
+        return await sink.abort();
+      }
       const stored = await sink.commit();
       return `${stored.size} bytes kept (keep_partial_uploads); resume with REST or APPE`;
     },
   });
+}
+
+function rethrowUnlessLost(error: unknown): void {
+  if (!(error instanceof ConnectionLost)) throw error;
 }
 
 async function writeLimited(sink: WriteSink, chunk: Uint8Array, maxSize: number): Promise<void> {
