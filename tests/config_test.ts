@@ -717,6 +717,8 @@ ban_time = 120
 verify_checksums = no
 hash_max_size = 0
 keep_partial_uploads = yes
+lease_interval = 3
+instance_name = ftp-a
 [FTPS]
 cert_file = tls/cert.pem
 key_file = tls/key.pem
@@ -755,6 +757,8 @@ min_tls_version = TLSv1.3
     verifyChecksums: false,
     hashMaxSize: 0,
     keepPartialUploads: true,
+    leaseIntervalMs: 3000,
+    instanceName: "ftp-a",
     tls: {
       certFile: "/srv/ftp/tls/cert.pem",
       keyFile: "/srv/ftp/tls/key.pem",

@@ -54,6 +54,8 @@ export interface TransferContext {
   signal: AbortSignal;
   /** Reports progress (resets the stall timer, counts bytes for STAT and the log). */
   progress(bytes: number): void;
+  /** The upload's data has all arrived: the stall timer stops while storage finishes. */
+  dataEnded(): void;
 }
 
 /** A transfer a command hands to its session to run over the data connection. */

@@ -56,7 +56,7 @@ export async function receiveFromClient(
       throw new ConnectionLost("Data connection broken; upload not completed");
     }
     transfer.signal.throwIfAborted();
-    if (read === null) return;
+    if (read === null) return transfer.dataEnded();
     transfer.progress(read);
     await write(buffer.subarray(0, read));
   }

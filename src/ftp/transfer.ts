@@ -32,6 +32,8 @@ export class ActiveTransfer {
   readonly done: Promise<void>;
   #bytes = 0;
   #lastProgress = Date.now();
+  /** The client sent everything: what remains is storage work, bounded by its own timeouts. */
+  #dataEnded = false;
   readonly #started = Date.now();
 
   constructor(private readonly spec: TransferSpec, private readonly host: TransferHost) {
@@ -65,7 +67,14 @@ export class ActiveTransfer {
       );
       // RFC 4217 clients start the data connection's TLS after the 150 reply.
       if (this.host.tls) conn = await conn.secure(this.host.tls, this.spec.upload ?? false);
-      const text = await this.spec.run({ conn, signal, progress: (n) => this.#progress(n) });
+      const text = await this.spec.run({
+        conn,
+        signal,
+        progress: (n) => this.#progress(n),
+        dataEnded: () => {
+          this.#dataEnded = true;
+        },
+      });
       // A clean end on our side too (with TLS, a close_notify the client may wait for).
       await conn.finish().catch(() => {});
       outcome = reply(226, text);
@@ -102,7 +111,7 @@ export class ActiveTransfer {
     if (limit === 0) return undefined;
     const every = Math.max(50, Math.min(1000, limit / 4));
     return setInterval(() => {
-      if (Date.now() - this.#lastProgress < limit) return;
+      if (this.#dataEnded || Date.now() - this.#lastProgress < limit) return;
       this.abort(new ConnectionLost("Data connection timed out: no data moved"));
     }, every);
   }

@@ -132,7 +132,11 @@ export function cosTarget(
         CopySource: `${bucket}.cos.${region}.myqcloud.com/${encodeObjectPath(key)}`,
         CopySourceRange: `bytes=${start}-${end}`,
         CopySourceIfMatch: source?.etag,
-      }).catch(fail);
+      }).catch((error: { statusCode?: number }) => {
+        // 412: the If-Match on the old ETag failed, someone replaced the file meanwhile.
+        if (error?.statusCode !== 412) fail(error);
+        throw new StorageError("failed", `${name} changed while it was resumed; try again`);
+      });
       // COS sends the copied part's CRC (none from COS variants without CRC64: the check skips).
       partCrcs(uploadId).record(partNumber, crcFromHeaders(result.headers), end - start + 1);
       return result.ETag;
