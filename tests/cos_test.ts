@@ -243,6 +243,21 @@ Deno.test("COS: a part that keeps failing: 451, no object, no multipart upload l
   }
 });
 
+Deno.test("COS: a slow last part after the client sent everything is no data timeout", async () => {
+  const s = await startCosServer((config) => config.dataTimeoutMs = 700);
+  try {
+    const c = await RawClient.login(s.port);
+    s.emulator.injectFault({ op: "UploadPart", kind: "delay", ms: 1500, nth: 1, every: true });
+    const bytes = randomBytes(3 * MIB);
+    const final = await c.store("slow.bin", bytes);
+    assertMatch(final.text, /3145728 bytes stored/);
+    assertEquals(s.emulator.getObject(BUCKET, "slow.bin"), bytes);
+    c.close();
+  } finally {
+    await s.stop();
+  }
+});
+
 Deno.test("COS: a failing CompleteMultipartUpload: 451 and the upload is aborted", async () => {
   const s = await startCosServer();
   try {
