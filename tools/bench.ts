@@ -11,7 +11,8 @@
  * Environment: BENCH_BACKENDS (default "cos,local"), BENCH_MIB (size of
  * the throughput transfers, default 1024), BENCH_MEMORY_MIB (the memory
  * upload, default 2048), BENCH_PARALLEL (default 50), BENCH_PARALLEL_MIB
- * (default 20), BENCH_PART_MIB (min_part_size for COS, default 8).
+ * (default 20), BENCH_PART_MIB (min_part_size for COS, default 8), BENCH_ONLY=retr
+ * (only the COS download rows: each file is uploaded once, untimed).
  */
 
 import { type Load, MEMORY_BOUND_DOC, memoryBoundBytes } from "./bench/memory.ts";
@@ -25,6 +26,7 @@ const MEMORY_MIB = env("BENCH_MEMORY_MIB", 2048);
 const PARALLEL = env("BENCH_PARALLEL", 50);
 const PARALLEL_MIB = env("BENCH_PARALLEL_MIB", 20);
 const BACKENDS = (Deno.env.get("BENCH_BACKENDS") ?? "cos,local,tls").split(",");
+const RETR_ONLY = Deno.env.get("BENCH_ONLY") === "retr";
 const TARGET_RATIO = 0.8;
 const RUNS = 5;
 /** The gateway's part size (default min_part_size), which the SDK baseline copies. */
@@ -55,8 +57,8 @@ async function main(): Promise<void> {
   const big = `${work}/big.bin`;
   await makeRandomFile(big, BIG_MIB * MIB);
   if (BACKENDS.includes("cos")) await benchCos(big);
-  if (BACKENDS.includes("local")) await benchLocal(big);
-  if (BACKENDS.includes("tls")) await benchTls(big);
+  if (BACKENDS.includes("local") && !RETR_ONLY) await benchLocal(big);
+  if (BACKENDS.includes("tls") && !RETR_ONLY) await benchTls(big);
   printTable();
   if (rows.some((r) => !r.ok)) Deno.exit(1);
 }
@@ -90,7 +92,7 @@ async function benchCos(big: string): Promise<void> {
     ]);
   try {
     await withServer(account, async (server) => {
-      const put = await bestOfPairs(
+      const put = await storPairs(
         () => ftp(server, "ftp-put", big, "big.bin"),
         () => sdk("put", "sdk.bin"),
       );
@@ -98,10 +100,11 @@ async function benchCos(big: string): Promise<void> {
         () => ftp(server, "ftp-get", "-", "big.bin"),
         () => sdk("get", "sdk.bin"),
       );
-      addRatio(`COS STOR ${BIG_MIB} MiB: gateway / SDK`, BIG_MIB * MIB, put);
+      if (put) addRatio(`COS STOR ${BIG_MIB} MiB: gateway / SDK`, BIG_MIB * MIB, put);
       addRatio(`COS RETR ${BIG_MIB} MiB: gateway / SDK`, BIG_MIB * MIB, get);
     }, optional);
     await benchVerify(account, optional, big);
+    if (RETR_ONLY) return;
     // Fresh processes: memory freed by earlier transfers is not always returned to the OS.
     await withServer(account, memoryDuringUpload, optional);
     await withServer(account, (server) => parallelUploads(server, "COS", true), optional);
@@ -119,7 +122,7 @@ async function benchVerify(account: string[], optional: string[], big: string): 
   const off = [...optional, "verify_checksums = false"];
   await withServer(account, (checked) =>
     withServer(account, async (unchecked) => {
-      const put = await bestOfPairs(
+      const put = await storPairs(
         () => ftp(checked, "ftp-put", big, "verified.bin"),
         () => ftp(unchecked, "ftp-put", big, "unverified.bin"),
       );
@@ -127,9 +130,20 @@ async function benchVerify(account: string[], optional: string[], big: string): 
         () => ftp(checked, "ftp-get", "-", "verified.bin"),
         () => ftp(unchecked, "ftp-get", "-", "unverified.bin"),
       );
-      addRatio(`COS STOR ${BIG_MIB} MiB: verified / unverified`, BIG_MIB * MIB, put, 0.9);
+      if (put) addRatio(`COS STOR ${BIG_MIB} MiB: verified / unverified`, BIG_MIB * MIB, put, 0.9);
       addRatio(`COS RETR ${BIG_MIB} MiB: verified / unverified`, BIG_MIB * MIB, get, 0.9);
     }, off), optional);
+}
+
+/** Timed upload pairs, or with BENCH_ONLY=retr one untimed upload each and `null`. */
+async function storPairs(
+  gatewayRun: () => Promise<number>,
+  baselineRun: () => Promise<number>,
+): Promise<{ gateway: number; baseline: number; ratio: number } | null> {
+  if (!RETR_ONLY) return await bestOfPairs(gatewayRun, baselineRun);
+  await gatewayRun();
+  await baselineRun();
+  return null;
 }
 
 /** Runs `work` against a fresh server process. */
