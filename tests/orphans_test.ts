@@ -103,84 +103,132 @@ async function until(condition: () => boolean, timeoutMs: number, what: string |
   });
 }
 
+/** How a kill -9 test runs: extra config lines, and how fast the live peer uploads. */
+interface KillPlan {
+  /** Config lines of the instance that is killed and restarted. */
+  configA: string[];
+  /** Config lines of the live peer. */
+  configB: string[];
+  label: string;
+  /** curl --limit-rate of the live peer's 14 MiB upload: it must outlast the sweep. */
+  survivorRate: string;
+  /** The bound the issue sets, checked on the measured time. */
+  withinSeconds: number;
+}
+
 Deno.test({
   name:
     "kill -9 mid-upload: a restart aborts the dead process's uploads, not a live peer's or a foreign one",
   ...needs("curl"),
-  async fn() {
-    const emulator = await startCosEmulator({
-      credentials: { [SECRET_ID]: SECRET_KEY },
-      buckets: [BUCKET],
-    });
-    const dir = await Deno.makeTempDir();
-    const children: Deno.ChildProcess[] = [];
-    try {
-      const portA = freePort();
-      const portB = freePort();
-      const configA = await writeConfig(dir, emulator, portA, 42100);
-      const configB = await writeConfig(dir, emulator, portB, 42200);
-      const a = await spawnServer(configA, portA);
-      const b = await spawnServer(configB, portB);
-      children.push(a, b);
-      // Another tool's upload: not journaled, so never ours to abort.
-      const sdk = sdkClient(emulator, SECRET_ID, SECRET_KEY);
-      const foreign = await sdk.multipartInit({
-        Bucket: BUCKET,
-        Region: emulator.region,
-        Key: "foreign/big.bin",
-      });
-      const small = randomBytes(8 * MIB);
-      const big = randomBytes(14 * MIB);
-      await Deno.writeFile(`${dir}/small.bin`, small);
-      await Deno.writeFile(`${dir}/big.bin`, big);
-      const doomed = [
-        slowUpload(portA, `${dir}/small.bin`, "a1.bin", "1M"),
-        slowUpload(portA, `${dir}/small.bin`, "a2.bin", "1M"),
-      ];
-      const survivor = slowUpload(portB, `${dir}/big.bin`, "b.bin", "1M");
-      const ofA = () => emulator.inflightUploads().filter((u) => /^a\d\.bin$/.test(u.key));
-      await until(() => ofA().length === 2 && ofA().every((u) => u.parts > 0), 15_000, "A uploads");
-      a.kill("SIGKILL");
-      await a.status;
-      for (const curl of doomed) await curl.output();
-      const orphans = ofA().map((u) => u.uploadId);
-      assertEquals(orphans.length, 2, "the killed process left its uploads behind");
-      const killedAt = Date.now();
-      const restarted = await spawnServer(configA, portA);
-      children.push(restarted);
-      await until(() => ofA().length === 0, 60_000, "orphans aborted");
-      const seconds = (Date.now() - killedAt) / 1000;
-      console.log(`orphans aborted ${seconds.toFixed(1)} s after kill -9 (lease_interval 1 s)`);
-      const live = emulator.inflightUploads().map((u) => u.key).sort();
-      assertEquals(live, ["b.bin", "foreign/big.bin"], "the live peer's and the foreign upload");
-      const done = await survivor.output();
-      const logB = await Deno.readTextFile(`${dir}/log-${portB}/cos_v5.log`).catch(() => "");
-      assertEquals(done.code, 0, new TextDecoder().decode(done.stderr) + logB);
-      assertEquals(
-        emulator.getObject(BUCKET, "b.bin"),
-        big,
-        "the live peer's upload is byte-exact",
-      );
-      assertEquals(emulator.inflightUploads().map((u) => u.uploadId), [foreign.UploadId]);
-      await until(() => journalKeys(emulator).length === 0, 10_000, "journal emptied");
-      for (const child of [b, restarted]) child.kill("SIGTERM");
-      for (const child of [b, restarted]) assertEquals((await child.status).code, 0);
-      assertEquals(emulator.objects(BUCKET), ["b.bin"], "no journal or lease left");
-    } finally {
-      for (const child of children) {
-        try {
-          child.kill("SIGKILL");
-        } catch {
-          // Already gone.
-        }
-        await child.stderr.cancel().catch(() => {});
-        await child.status;
-      }
-      await emulator.close();
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
+  fn: () =>
+    killAndRestart({
+      configA: [],
+      configB: [],
+      label: "lease_interval 1 s",
+      survivorRate: "1M",
+      withinSeconds: 60,
+    }),
 });
+
+Deno.test({
+  name: "kill -9 mid-upload, default timings: the orphans are aborted within 60 s of the restart",
+  ...needs("curl"),
+  fn: () =>
+    killAndRestart({
+      configA: ["lease_interval = 15"],
+      configB: ["lease_interval = 15"],
+      label: "default lease_interval 15 s",
+      survivorRate: "200K",
+      withinSeconds: 60,
+    }),
+});
+
+Deno.test({
+  name: "kill -9 mid-upload, instance_name set: the restart knows its previous life at once",
+  ...needs("curl"),
+  fn: () =>
+    killAndRestart({
+      configA: ["lease_interval = 15", "instance_name = gw-a"],
+      configB: ["lease_interval = 15", "instance_name = gw-b"],
+      label: "instance_name set, default lease_interval",
+      survivorRate: "1M",
+      withinSeconds: 10,
+    }),
+});
+
+async function killAndRestart(plan: KillPlan): Promise<void> {
+  const emulator = await startCosEmulator({
+    credentials: { [SECRET_ID]: SECRET_KEY },
+    buckets: [BUCKET],
+  });
+  const dir = await Deno.makeTempDir();
+  const children: Deno.ChildProcess[] = [];
+  try {
+    const portA = freePort();
+    const portB = freePort();
+    const configA = await writeConfig(dir, emulator, portA, 42100, plan.configA);
+    const configB = await writeConfig(dir, emulator, portB, 42200, plan.configB);
+    const a = await spawnServer(configA, portA);
+    const b = await spawnServer(configB, portB);
+    children.push(a, b);
+    // Another tool's upload: not journaled, so never ours to abort.
+    const sdk = sdkClient(emulator, SECRET_ID, SECRET_KEY);
+    const foreign = await sdk.multipartInit({
+      Bucket: BUCKET,
+      Region: emulator.region,
+      Key: "foreign/big.bin",
+    });
+    const small = randomBytes(8 * MIB);
+    const big = randomBytes(14 * MIB);
+    await Deno.writeFile(`${dir}/small.bin`, small);
+    await Deno.writeFile(`${dir}/big.bin`, big);
+    const doomed = [
+      slowUpload(portA, `${dir}/small.bin`, "a1.bin", "1M"),
+      slowUpload(portA, `${dir}/small.bin`, "a2.bin", "1M"),
+    ];
+    const survivor = slowUpload(portB, `${dir}/big.bin`, "b.bin", plan.survivorRate);
+    const ofA = () => emulator.inflightUploads().filter((u) => /^a\d\.bin$/.test(u.key));
+    await until(() => ofA().length === 2 && ofA().every((u) => u.parts > 0), 15_000, "A uploads");
+    a.kill("SIGKILL");
+    await a.status;
+    for (const curl of doomed) await curl.output();
+    const orphans = ofA().map((u) => u.uploadId);
+    assertEquals(orphans.length, 2, "the killed process left its uploads behind");
+    const restarted = await spawnServer(configA, portA);
+    const restartedAt = Date.now();
+    children.push(restarted);
+    await until(() => ofA().length === 0, plan.withinSeconds * 1000, "orphans aborted");
+    const seconds = (Date.now() - restartedAt) / 1000;
+    console.log(`orphans aborted ${seconds.toFixed(1)} s after the restart (${plan.label})`);
+    const live = emulator.inflightUploads().map((u) => u.key).sort();
+    assertEquals(live, ["b.bin", "foreign/big.bin"], "the live peer's and the foreign upload");
+    const done = await survivor.output();
+    const logB = await Deno.readTextFile(`${dir}/log-${portB}/cos_v5.log`).catch(() => "");
+    assertEquals(done.code, 0, new TextDecoder().decode(done.stderr) + logB);
+    assertEquals(
+      emulator.getObject(BUCKET, "b.bin"),
+      big,
+      "the live peer's upload is byte-exact",
+    );
+    assertEquals(emulator.inflightUploads().map((u) => u.uploadId), [foreign.UploadId]);
+    await until(() => journalKeys(emulator).length === 0, 10_000, "journal emptied");
+    for (const child of [b, restarted]) child.kill("SIGTERM");
+    for (const child of [b, restarted]) assertEquals((await child.status).code, 0);
+    assertEquals(emulator.objects(BUCKET), ["b.bin"], "no journal or lease left");
+  } finally {
+    for (const child of children) {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // Already gone.
+      }
+      await child.stderr.cancel().catch(() => {});
+      await child.status;
+    }
+    await emulator.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
 
 Deno.test("a failed abort is retried in the background until it succeeds; nothing is left", async () => {
   const s = await startCosServer((config) => {
