@@ -40,6 +40,8 @@ const TRANSIENT_CODES = new Set([
   "ENOTFOUND",
   "RequestTimeout",
   "SlowDown",
+  // Content-MD5 differed: the body was damaged on its way; it is sent again from memory.
+  "BadDigest",
   "InternalError",
   "ServiceUnavailable",
 ]);

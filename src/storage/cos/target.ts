@@ -100,12 +100,16 @@ export function cosTarget(
     throw new StorageError("failed", `${mismatchText(key, expected, stored)}; ${outcome}`);
   };
   const inherited = source?.headers ?? {};
-  const send = async (body: Body, query: Record<string, string> = {}) => {
+  const send = async (
+    body: Body,
+    query: Record<string, string> = {},
+    headers: Record<string, string> = {},
+  ) => {
     const response = await signedFetch(client, {
       method: "put",
       key,
       query,
-      headers: query.uploadId ? {} : inherited,
+      headers: query.uploadId ? headers : { ...inherited, ...headers },
       body: chunksOf(body),
       timeoutMs: timeoutMs + (body.length / MIN_BYTES_PER_SECOND) * 1000,
     });
@@ -116,7 +120,12 @@ export function cosTarget(
     partCrcs,
     async put(body) {
       const expected = expectedCrc(body);
-      const stored = crcFromHeaders((await send(body)).headers);
+      // A PUT replaces the old object at once, so damage in transit must be refused before:
+      // COS checks Content-MD5 and stores nothing when it differs (BadDigest).
+      const md5: Record<string, string> = verify
+        ? { "content-md5": createHash("md5").update(body).digest("base64") }
+        : {};
+      const stored = crcFromHeaders((await send(body, {}, md5)).headers);
       if (contradicts(expected, stored)) await discardCorrupt(expected!, stored!);
       return entry(body.length);
     },
