@@ -146,7 +146,7 @@ Deno.test("verify: a part stored corrupt every time is 451, the upload aborted, 
   }
 });
 
-Deno.test("verify: a wrong object CRC at complete, or a corrupt PUT, is 451 and no object is left", async () => {
+Deno.test("verify: a wrong object CRC at complete is 451 and no object is left", async () => {
   const s = await startCosServer();
   try {
     const c = await RawClient.login(s.port);
@@ -156,13 +156,27 @@ Deno.test("verify: a wrong object CRC at complete, or a corrupt PUT, is 451 and 
     assertEquals(complete.hits, 1);
     assertEquals(s.emulator.getObject(BUCKET, "big.bin"), undefined);
     assertEquals(s.emulator.inflightUploads(), []);
+    c.close();
+  } finally {
+    await s.stop();
+  }
+});
 
-    const put = s.emulator.injectFault({ op: "PutObject", kind: "corrupt" });
-    done = await failedStore(c, "small.bin", randomBytes(5000));
+Deno.test("verify: a single PUT damaged on the wire is refused by COS (Content-MD5): sent again, or 451 with the older object intact", async () => {
+  const s = await startCosServer();
+  try {
+    const c = await RawClient.login(s.port);
+    const once = s.emulator.injectFault({ op: "PutObject", kind: "corrupt" });
+    const bytes = randomBytes(5000);
+    await c.store("small.bin", bytes);
+    assertEquals(once.hits, 1);
+    assertEquals(s.emulator.getObject(BUCKET, "small.bin"), bytes);
+
+    s.emulator.injectFault({ op: "PutObject", kind: "corrupt", every: true });
+    const done = await failedStore(c, "small.bin", randomBytes(5000));
     assertEquals(done.code, 451, done.text);
-    assertEquals(put.hits, 1);
-    assertEquals(s.emulator.getObject(BUCKET, "small.bin"), undefined);
-    assertEquals(s.emulator.objects(BUCKET), []);
+    assertMatch(done.text, /BadDigest/);
+    assertEquals(s.emulator.getObject(BUCKET, "small.bin"), bytes);
     c.close();
   } finally {
     await s.stop();
@@ -189,6 +203,31 @@ Deno.test("verify: a corrupt whole-file download ends 426, not 226; REST downloa
     assertEquals(await c.retrieve("d.bin"), bytes);
     c.close();
   } finally {
+    await s.stop();
+  }
+});
+
+Deno.test("verify: 20 concurrent 5 MiB downloads share the CRC worker; only the corrupt one is 426", async () => {
+  const s = await startCosServer();
+  const clients: RawClient[] = [];
+  try {
+    const objects = Array.from({ length: 20 }, (_, i) => randomBytes(5 * MIB + i));
+    objects.forEach((bytes, i) => s.emulator.putObject(BUCKET, `c${i}.bin`, bytes));
+    for (const _ of objects) clients.push(await RawClient.login(s.port));
+    // Which download is the 7th GET depends on timing; exactly one must fail, and it must be that one.
+    s.emulator.injectFault({ op: "GetObject", kind: "corrupt", nth: 7 });
+    const results = await Promise.all(clients.map((c, i) => retrieveRaw(c, `c${i}.bin`)));
+    const failed = results.flatMap((r, i) => r.reply.code === 226 ? [] : [i]);
+    assertEquals(failed.length, 1, results.map((r) => r.reply.text).join("\n"));
+    const [bad] = failed;
+    assertEquals(results[bad].reply.code, 426);
+    assertMatch(results[bad].reply.text, new RegExp(`c${bad}\\.bin: CRC64 mismatch`));
+    for (const [i, r] of results.entries()) {
+      const same = await sha256(r.bytes.slice()) === await sha256(objects[i].slice());
+      assertEquals(same, i !== bad, `c${i}.bin: bytes ${same ? "intact" : "differ"}`);
+    }
+  } finally {
+    for (const c of clients) c.close();
     await s.stop();
   }
 });

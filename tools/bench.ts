@@ -33,6 +33,8 @@ const RUNS = 5;
 const PART_BYTES = env("BENCH_PART_MIB", 8) * MIB;
 const THREADS = 4;
 const BUDGET = 1024 * MIB;
+/** No uploads: the load of downloads alone. */
+const ONE_TRANSFER = { uploads: 0, partBytes: PART_BYTES, threads: THREADS, budgetBytes: BUDGET };
 const HERE = new URL(".", import.meta.url).pathname;
 const SECRET_ID = "AKIDbenchmark000000000000000000000";
 const SECRET_KEY = "benchmark-secret-key";
@@ -126,9 +128,17 @@ async function benchVerify(account: string[], optional: string[], big: string): 
         () => ftp(checked, "ftp-put", big, "verified.bin"),
         () => ftp(unchecked, "ftp-put", big, "unverified.bin"),
       );
+      checked.resetPeak();
       const get = await bestOfPairs(
         () => ftp(checked, "ftp-get", "-", "verified.bin"),
         () => ftp(unchecked, "ftp-get", "-", "unverified.bin"),
+      );
+      const load = { ...ONE_TRANSFER, transfers: 1, verifiedDownloads: 1 };
+      checkMemory(
+        `COS peak RSS, verified ${BIG_MIB} MiB downloads`,
+        checked,
+        checked.peakRss(),
+        load,
       );
       if (put) addRatio(`COS STOR ${BIG_MIB} MiB: verified / unverified`, BIG_MIB * MIB, put, 0.9);
       addRatio(`COS RETR ${BIG_MIB} MiB: verified / unverified`, BIG_MIB * MIB, get, 0.9);

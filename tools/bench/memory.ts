@@ -3,20 +3,22 @@
  *
  *   peak RSS <= idle RSS + 64 MiB
  *             + min(upload_memory_budget, uploads x (upload_thread_num + 1) x part size)
- *             + transfers x 4 MiB
+ *             + transfers x 4 MiB + verified downloads x 2 MiB
  *
  * COS uploads hold part buffers from one process-wide budget: per upload at
  * most `upload_thread_num` parts in flight plus one filling. Every transfer
  * also holds a 256 KiB receive buffer, 1 MiB file batches (local storage)
  * and socket and HTTP stream buffers: 4 MiB covers them. 64 MiB is the
- * garbage collector's headroom above the idle process.
+ * garbage collector's headroom above the idle process. A verified COS
+ * download holds at most two 1 MiB batches for the CRC worker
+ * (src/storage/crc_worker.ts), whose own memory is in the idle RSS.
  */
 
 const MIB = 1024 * 1024;
 
 /** The formula as the README states it. */
 export const MEMORY_BOUND_DOC = "peak RSS <= idle RSS + 64 MiB + min(upload_memory_budget, " +
-  "uploads x (upload_thread_num + 1) x part size) + transfers x 4 MiB";
+  "uploads x (upload_thread_num + 1) x part size) + transfers x 4 MiB + verified downloads x 2 MiB";
 
 /** What runs at once while memory is measured. */
 export interface Load {
@@ -27,10 +29,13 @@ export interface Load {
   partBytes: number;
   threads: number;
   budgetBytes: number;
+  /** Whole-object COS downloads with verify_checksums on (0 when left out). */
+  verifiedDownloads?: number;
 }
 
 /** The bound for `load` above an idle RSS of `idleRss`. */
 export function memoryBoundBytes(idleRss: number, load: Load): number {
   const parts = Math.min(load.budgetBytes, load.uploads * (load.threads + 1) * load.partBytes);
-  return idleRss + 64 * MIB + parts + load.transfers * 4 * MIB;
+  return idleRss + 64 * MIB + parts + load.transfers * 4 * MIB +
+    (load.verifiedDownloads ?? 0) * 2 * MIB;
 }

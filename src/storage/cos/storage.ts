@@ -25,6 +25,7 @@ import type {
 } from "../types.ts";
 import { type CosClient, createCosClient } from "./client.ts";
 import { openDownload } from "./download.ts";
+import { crcWorker } from "../crc_worker.ts";
 import { encodeObjectPath } from "./http.ts";
 import { fromCosError } from "./errors.ts";
 import { listPages } from "./listing.ts";
@@ -67,6 +68,8 @@ export class CosStorage implements Storage {
     this.#client = createCosClient(config, settings.timeoutMs);
     this.#prefix = config.prefix;
     this.description = `cos://${config.bucket}/${config.prefix}`;
+    // Verified downloads share one CRC worker; holding it spares each download its start-up.
+    if (settings.verifyChecksums) crcWorker.acquire();
   }
 
   /**
@@ -203,6 +206,7 @@ export class CosStorage implements Storage {
   }
 
   async close(): Promise<void> {
+    if (this.settings.verifyChecksums) crcWorker.release();
     this.#client.http.close();
     await this.settings.guard?.release();
   }

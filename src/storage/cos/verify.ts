@@ -9,7 +9,8 @@
  * @module
  */
 
-import { Crc64, crc64Combine, parseCrc64 } from "../crc64.ts";
+import { crc64Combine, parseCrc64 } from "../crc64.ts";
+import { crcWorker } from "../crc_worker.ts";
 import { StorageError } from "../errors.ts";
 
 /** The response header that carries COS's CRC-64 (decimal). */
@@ -60,9 +61,10 @@ export class PartCrcs {
 }
 
 /**
- * Passes a whole object's bytes through while computing their CRC; at the
- * end, errors the stream (StorageError `aborted`, so the transfer ends 426,
- * not 226) when COS's CRC for the object differs.
+ * Passes a whole object's bytes through while their CRC is computed (on the
+ * CRC worker, crc_worker.ts); at the end, errors the stream (StorageError
+ * `aborted`, so the transfer ends 426, not 226) when COS's CRC for the
+ * object differs.
  */
 export function verifyingStream(
   body: ReadableStream<Uint8Array>,
@@ -70,20 +72,21 @@ export function verifyingStream(
   key: string,
 ): ReadableStream<Uint8Array> {
   const reader = body.getReader();
-  const crc = new Crc64();
+  const crc = crcWorker.job();
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
       const next = await reader.read();
       if (!next.done) {
-        crc.update(next.value);
+        await crc.update(next.value);
         return controller.enqueue(next.value);
       }
-      if (crc.value !== expected) {
-        const text = mismatchText(key, crc.value, expected);
+      const actual = await crc.digest();
+      if (actual !== expected) {
+        const text = mismatchText(key, actual, expected);
         return controller.error(new StorageError("aborted", `${text}; download is corrupt`));
       }
       controller.close();
     },
-    cancel: (reason) => reader.cancel(reason),
+    cancel: (reason) => (crc.cancel(), reader.cancel(reason)),
   }, { highWaterMark: 0 });
 }
