@@ -151,7 +151,7 @@ Deno.test("verify: a wrong object CRC at complete is 451 and no object is left",
   try {
     const c = await RawClient.login(s.port);
     const complete = s.emulator.injectFault({ op: "CompleteMultipartUpload", kind: "bad-crc" });
-    let done = await failedStore(c, "big.bin", randomBytes(2 * MIB + 1));
+    const done = await failedStore(c, "big.bin", randomBytes(2 * MIB + 1));
     assertEquals(done.code, 451, done.text);
     assertEquals(complete.hits, 1);
     assertEquals(s.emulator.getObject(BUCKET, "big.bin"), undefined);
