@@ -300,3 +300,25 @@ Deno.test("limits: max_connection_num and the idle timeout answer 421", async ()
     await s.stop();
   }
 });
+
+Deno.test("every 5xx is logged as a failed command: 502 unknown, 501 syntax, 503 order, 530 login", async () => {
+  const s = await startServer();
+  try {
+    const c = await RawClient.connect(s.port);
+    await c.expect("PASS nope", 503);
+    await c.expect("LIST", 530);
+    await c.expect("USER demo", 331);
+    await c.expect("PASS demo", 230);
+    await c.expect("XYZZY", 502);
+    await c.expect("MKD", 501);
+    await c.expect("USER demo", 503);
+    c.close();
+    const log = await s.logText();
+    for (const [command, code] of [["PASS", 503], ["LIST", 530], ["XYZZY", 502], ["MKD", 501]]) {
+      assertMatch(log, new RegExp(`command-failed .*command=${command} .*code=${code}`));
+    }
+    assert(!/nope/.test(log), "a password never reaches the log");
+  } finally {
+    await s.stop();
+  }
+});

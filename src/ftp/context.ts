@@ -62,8 +62,6 @@ export interface TransferContext {
 export interface TransferSpec {
   command: string;
   path: string;
-  /** Whether the client sends the data (STOR, APPE). */
-  upload?: boolean;
   /** Runs over the open data connection; returns the text of the final 226 reply. */
   run(transfer: TransferContext): Promise<string>;
   /**

@@ -10,6 +10,7 @@
 import { closeQuietly } from "./close.ts";
 import type { ServerConfig } from "../config/types.ts";
 import type { Logger } from "../log.ts";
+import { checkAccess, type Command } from "./commands/command.ts";
 import { COMMANDS } from "./commands/index.ts";
 import type { Session, SessionServices, SessionState, TransferSpec } from "./context.ts";
 import { ControlReader, ReplyWriter } from "./control.ts";
@@ -20,15 +21,6 @@ import { unmapIPv4 } from "./passive.ts";
 import { type Reply, reply } from "./reply.ts";
 import type { TlsUpgrader } from "./tls.ts";
 import { ActiveTransfer } from "./transfer.ts";
-
-/** Commands served while a transfer runs (RFC 959 4.1.3). */
-const DURING_TRANSFER = new Set(["ABOR", "STAT"]);
-
-/** Commands that open a data connection (require_tls wants them protected). */
-const DATA_COMMANDS = new Set(["RETR", "STOR", "APPE", "LIST", "NLST", "MLSD"]);
-
-/** Commands that carry credentials (require_tls wants them encrypted). */
-const CREDENTIAL_COMMANDS = new Set(["USER", "PASS"]);
 
 /** Shortest time a reply may take to write before the client counts as not reading. */
 const MIN_WRITE_TIMEOUT_MS = 5000;
@@ -91,8 +83,8 @@ export class FtpSession implements Session {
   /** With AUTH TLS: resolves when the relay has delivered all our bytes. */
   #drained: Promise<void> = Promise.resolve();
   #transfer: Background | null = null;
-  /** The command being dispatched, for the log of a background job's failure. */
-  #command = { name: "", arg: "" };
+  /** The command being dispatched: for the log of a background job's failure, and its transfer. */
+  #command = { name: "", arg: "", upload: false };
   #ending = false;
   #closed = false;
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
@@ -170,6 +162,7 @@ export class FtpSession implements Session {
       log: this.log,
       user: this.state.user?.user.name ?? "",
       binary: this.state.binary,
+      upload: this.#command.upload,
       stallTimeoutMs: this.config.dataTimeoutMs,
       tls: this.state.protectData ? this.#tls : null,
       send: (r: Reply) => this.#writer.send(r),
@@ -240,7 +233,7 @@ export class FtpSession implements Session {
     const name = (space < 0 ? line : line.slice(0, space)).trim().toUpperCase();
     const arg = space < 0 ? "" : line.slice(space + 1);
     if (name === "") return;
-    if (this.#transfer && !DURING_TRANSFER.has(name)) await this.#transfer.done;
+    if (this.#transfer && !COMMANDS.get(name)?.duringTransfer) await this.#transfer.done;
     await this.#dispatch(name, arg);
   }
 
@@ -248,34 +241,30 @@ export class FtpSession implements Session {
     const command = COMMANDS.get(name);
     const renameFrom = this.state.renameFrom;
     this.state.renameFrom = null;
-    if (!command) return void await this.send(502, `${name} not implemented`);
-    if (command.needsLogin && this.state.phase !== "ready") {
-      return void await this.send(530, "Please log in with USER and PASS first");
-    }
-    if (command.needsArg && arg.trim() === "") {
-      return void await this.send(501, `Syntax: ${command.syntax}`);
-    }
-    const refusal = this.#tlsRefusal(name);
-    if (refusal) return void await this.send(refusal.code, refusal.text);
-    if (name === "RNTO") this.state.renameFrom = renameFrom;
-    this.#command = { name, arg };
+    this.#command = { name, arg, upload: command?.upload ?? false };
     try {
+      if (!command) throw new FtpError(502, `${name} not implemented`);
+      this.#admit(command, arg);
+      if (command.takesRename) this.state.renameFrom = renameFrom;
       await command.run(this, arg);
     } catch (error) {
       await this.#reportFailure(name, arg, error);
     }
   }
 
-  /** With require_tls: credentials only over TLS, data only with PROT P. */
-  #tlsRefusal(name: string): { code: number; text: string } | null {
-    if (!this.config.tls.requireTls) return null;
-    if (CREDENTIAL_COMMANDS.has(name) && !this.state.tls) {
-      return { code: 530, text: "TLS required: send AUTH TLS before logging in" };
+  /** Applies the command's entry: login and rights, its argument, and require_tls. */
+  #admit(command: Command, arg: string): void {
+    checkAccess(this, typeof command.access === "function" ? command.access(arg) : command.access);
+    if (command.needsArg && arg.trim() === "") {
+      throw new FtpError(501, `Syntax: ${command.syntax}`);
     }
-    if (DATA_COMMANDS.has(name) && !this.state.protectData) {
-      return { code: 521, text: "Data connections must be protected: send PBSZ 0 and PROT P" };
+    if (!this.config.tls.requireTls) return;
+    if (command.carriesCredentials && !this.state.tls) {
+      throw new FtpError(530, "TLS required: send AUTH TLS before logging in");
     }
-    return null;
+    if (command.opensData && !this.state.protectData) {
+      throw new FtpError(521, "Data connections must be protected: send PBSZ 0 and PROT P");
+    }
   }
 
   async #reportFailure(name: string, arg: string, error: unknown): Promise<void> {

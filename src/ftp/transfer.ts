@@ -20,6 +20,8 @@ export interface TransferHost {
   readonly log: Logger;
   readonly user: string;
   readonly binary: boolean;
+  /** The client sends the data (STOR, APPE). */
+  readonly upload: boolean;
   readonly stallTimeoutMs: number;
   /** TLS for the data connection (PROT P), or `null` for a clear one. */
   readonly tls: TlsUpgrader | null;
@@ -66,7 +68,7 @@ export class ActiveTransfer {
         reply(150, `Opening ${mode} mode data connection for ${this.spec.path}`),
       );
       // RFC 4217 clients start the data connection's TLS after the 150 reply.
-      if (this.host.tls) conn = await conn.secure(this.host.tls, this.spec.upload ?? false);
+      if (this.host.tls) conn = await conn.secure(this.host.tls, this.host.upload);
       const text = await this.spec.run({
         conn,
         signal,

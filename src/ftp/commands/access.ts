@@ -5,15 +5,17 @@
  */
 
 import type { Session } from "../context.ts";
+import { FtpError } from "../errors.ts";
 import type { Command } from "./command.ts";
 
 const user: Command = {
-  needsLogin: false,
+  access: "none",
+  carriesCredentials: true,
   needsArg: true,
   syntax: "USER <name>",
   async run(session, arg) {
     if (session.state.phase === "ready") {
-      return void await session.send(503, "Already logged in");
+      throw new FtpError(503, "Already logged in");
     }
     session.state.pendingUser = arg.trim();
     session.state.phase = "need-password";
@@ -23,12 +25,13 @@ const user: Command = {
 };
 
 const pass: Command = {
-  needsLogin: false,
+  access: "none",
+  carriesCredentials: true,
   syntax: "PASS <password>",
   async run(session, arg) {
     const state = session.state;
-    if (state.phase === "ready") return void await session.send(503, "Already logged in");
-    if (state.phase !== "need-password") return void await session.send(503, "Send USER first");
+    if (state.phase === "ready") throw new FtpError(503, "Already logged in");
+    if (state.phase !== "need-password") throw new FtpError(503, "Send USER first");
     const found = await session.services.authenticate(state.pendingUser, arg);
     if (found && !session.services.claimLogin()) return await tooManyUsers(session);
     if (found) {
@@ -78,7 +81,7 @@ async function refuse(session: Session): Promise<void> {
 }
 
 const quit: Command = {
-  needsLogin: false,
+  access: "none",
   syntax: "QUIT",
   async run(session) {
     await session.send(221, "Goodbye");

@@ -11,7 +11,7 @@ import { FtpError } from "../errors.ts";
 import { formatTimeVal } from "../listing.ts";
 import { dirKey, fileKey, parentPath } from "../paths.ts";
 import { quotePath } from "../reply.ts";
-import { type Command, requireDelete, requireRead, requireWrite, resolve } from "./command.ts";
+import { type Command, loggedIn, resolve } from "./command.ts";
 
 /** 550 unless the directory that would hold `path` exists. */
 export async function requireParent(storage: Storage, path: string): Promise<void> {
@@ -22,11 +22,11 @@ export async function requireParent(storage: Storage, path: string): Promise<voi
 }
 
 const mkd: Command = {
-  needsLogin: true,
+  access: "write",
   needsArg: true,
   syntax: "MKD <path>",
   async run(session, arg) {
-    const { storage } = requireWrite(session);
+    const { storage } = loggedIn(session);
     const path = resolve(session, arg);
     if (path === "/") throw new FtpError(550, "/ already exists");
     await requireParent(storage, path);
@@ -37,11 +37,11 @@ const mkd: Command = {
 };
 
 const rmd: Command = {
-  needsLogin: true,
+  access: "delete",
   needsArg: true,
   syntax: "RMD <path>",
   async run(session, arg) {
-    const { storage } = requireDelete(session);
+    const { storage } = loggedIn(session);
     const path = resolve(session, arg);
     if (path === "/") throw new FtpError(550, "Cannot remove the root directory");
     await storage.rmdir(dirKey(path));
@@ -50,11 +50,11 @@ const rmd: Command = {
 };
 
 const dele: Command = {
-  needsLogin: true,
+  access: "delete",
   needsArg: true,
   syntax: "DELE <path>",
   async run(session, arg) {
-    const { storage } = requireDelete(session);
+    const { storage } = loggedIn(session);
     const path = resolve(session, arg);
     await storage.delete(fileKey(path));
     await session.send(250, `${path} deleted`);
@@ -62,11 +62,11 @@ const dele: Command = {
 };
 
 const rnfr: Command = {
-  needsLogin: true,
+  access: "write",
   needsArg: true,
   syntax: "RNFR <path>",
   async run(session, arg) {
-    const { storage } = requireWrite(session);
+    const { storage } = loggedIn(session);
     const path = resolve(session, arg);
     if (path === "/") throw new FtpError(550, "Cannot rename the root directory");
     const isFile = (await storage.stat(fileKey(path))) !== null;
@@ -79,11 +79,12 @@ const rnfr: Command = {
 };
 
 const rnto: Command = {
-  needsLogin: true,
+  access: "write",
+  takesRename: true,
   needsArg: true,
   syntax: "RNTO <path>",
   async run(session, arg) {
-    const { storage, user } = requireWrite(session);
+    const { storage, user } = loggedIn(session);
     const from = session.state.renameFrom;
     session.state.renameFrom = null;
     if (!from) throw new FtpError(503, "Send RNFR first");
@@ -111,7 +112,7 @@ const rnto: Command = {
 
 /** The file at `arg`, for SIZE and MDTM: 550 for directories and missing names. */
 async function statFile(session: Session, arg: string) {
-  const { storage } = requireRead(session);
+  const { storage } = loggedIn(session);
   const path = resolve(session, arg);
   const entry = path === "/" ? null : await storage.stat(fileKey(path));
   if (!entry) throw new FtpError(550, `${path}: Not a plain file`);
@@ -119,7 +120,7 @@ async function statFile(session: Session, arg: string) {
 }
 
 const size: Command = {
-  needsLogin: true,
+  access: "read",
   needsArg: true,
   syntax: "SIZE <path>",
   async run(session, arg) {
@@ -129,7 +130,7 @@ const size: Command = {
 };
 
 const mdtm: Command = {
-  needsLogin: true,
+  access: "read",
   needsArg: true,
   syntax: "MDTM <path>",
   async run(session, arg) {

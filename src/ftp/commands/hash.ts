@@ -17,7 +17,7 @@ import type { Storage } from "../../storage/types.ts";
 import type { Session } from "../context.ts";
 import { FtpError } from "../errors.ts";
 import { fileKey } from "../paths.ts";
-import { type Command, requireRead, resolve } from "./command.ts";
+import { type Command, loggedIn, resolve } from "./command.ts";
 
 /** A running digest over bytes handed over in pieces. */
 interface Digest {
@@ -117,7 +117,7 @@ export async function optsHash(session: Session, value: string): Promise<void> {
 
 /** The file a checksum command names, checked for reading and against `hash_max_size`. */
 async function hashTarget(session: Session, path: string): Promise<{ key: string; size: number }> {
-  const { storage } = requireRead(session);
+  const { storage } = loggedIn(session);
   const absolute = resolve(session, path);
   const key = fileKey(absolute);
   const entry = absolute === "/" ? null : await storage.stat(key);
@@ -139,14 +139,14 @@ async function answerAbort(session: Session, error: unknown, signal: AbortSignal
 }
 
 const hash: Command = {
-  needsLogin: true,
+  access: "read",
   needsArg: true,
   syntax: "HASH <path>",
   async run(session, arg) {
     const path = arg.trim();
     const { key, size } = await hashTarget(session, path);
     const algorithm = selectedHash(session);
-    const { storage } = requireRead(session);
+    const { storage } = loggedIn(session);
     session.runAbortable(async (signal) => {
       try {
         const hex = await digestFile(storage, key, algorithm, { start: 0 }, signal);
@@ -174,7 +174,7 @@ async function parseRangeArg(
   const numbers = rest.split(/[\s,]+/).filter((n) => n !== "");
   if (numbers.length === 0) return { path };
   if (!quoted) {
-    const whole = await requireRead(session).storage.stat(fileKey(resolve(session, text)));
+    const whole = await loggedIn(session).storage.stat(fileKey(resolve(session, text)));
     if (whole) return { path: text };
   }
   if (numbers.length > 2 || !numbers.every((n) => /^\d{1,15}$/.test(n))) {
@@ -193,7 +193,7 @@ function splitTrailingNumbers(text: string): [string, string] {
 /** XCRC, XMD5, XSHA1, XSHA256: `250 <hex>`, the reply their clients parse. */
 function legacy(name: string, algorithm: HashAlgorithm): Command {
   return {
-    needsLogin: true,
+    access: "read",
     needsArg: true,
     syntax: `${name} <path> [start [end]]`,
     async run(session, arg) {
@@ -203,7 +203,7 @@ function legacy(name: string, algorithm: HashAlgorithm): Command {
       const end = Math.min(parsed.end ?? size, size);
       if (start > end) throw new FtpError(550, `Range ${start}-${end} is outside the file`);
       const range = { start, end: end < size ? end : undefined };
-      const { storage } = requireRead(session);
+      const { storage } = loggedIn(session);
       session.runAbortable(async (signal) => {
         try {
           const hex = await digestFile(storage, key, algorithm, range, signal);

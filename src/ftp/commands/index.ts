@@ -4,6 +4,7 @@
  * @module
  */
 
+import { FtpError } from "../errors.ts";
 import { ACCESS_COMMANDS } from "./access.ts";
 import type { Command } from "./command.ts";
 import { FILE_COMMANDS } from "./files.ts";
@@ -17,7 +18,7 @@ import { SITE_COMMANDS } from "./site.ts";
 import { TRANSFER_COMMANDS } from "./transfer.ts";
 
 const help: Command = {
-  needsLogin: false,
+  access: "none",
   syntax: "HELP [command]",
   async run(session, arg) {
     const name = arg.trim().toUpperCase();
@@ -32,7 +33,7 @@ const help: Command = {
       ]);
     }
     const command = COMMANDS.get(name);
-    if (!command) return void await session.send(502, `Unknown command ${name}`);
+    if (!command) throw new FtpError(502, `Unknown command ${name}`);
     await session.send(214, `Syntax: ${command.syntax}`);
   },
 };

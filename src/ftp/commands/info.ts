@@ -8,7 +8,7 @@ import { VERSION } from "../../version.ts";
 import type { Session } from "../context.ts";
 import { FtpError } from "../errors.ts";
 import { formatListLine, SUPPORTED_FACTS } from "../listing.ts";
-import { type Command, requireRead } from "./command.ts";
+import { type Command, loggedIn } from "./command.ts";
 import { hashFeature, optsHash } from "./hash.ts";
 import { resolveListTarget, targetEntries } from "./listing.ts";
 
@@ -16,7 +16,7 @@ import { resolveListTarget, targetEntries } from "./listing.ts";
 const STAT_MAX_LINES = 1000;
 
 const noop: Command = {
-  needsLogin: false,
+  access: "none",
   syntax: "NOOP",
   async run(session) {
     await session.send(200, "NOOP ok");
@@ -24,7 +24,7 @@ const noop: Command = {
 };
 
 const syst: Command = {
-  needsLogin: false,
+  access: "none",
   syntax: "SYST",
   async run(session) {
     await session.send(215, "UNIX Type: L8");
@@ -32,7 +32,7 @@ const syst: Command = {
 };
 
 const feat: Command = {
-  needsLogin: false,
+  access: "none",
   syntax: "FEAT",
   async run(session) {
     const facts = SUPPORTED_FACTS.map((fact) => `${fact}*;`).join("");
@@ -57,7 +57,7 @@ const feat: Command = {
 };
 
 const opts: Command = {
-  needsLogin: false,
+  access: "none",
   needsArg: true,
   syntax: "OPTS UTF8 ON | OPTS MLST <facts> | OPTS HASH [algorithm]",
   async run(session, arg) {
@@ -86,15 +86,13 @@ async function setMlstFacts(session: Session, value: string): Promise<void> {
 }
 
 const stat: Command = {
-  needsLogin: false,
+  access: (arg) => arg.trim() === "" ? "none" : "read",
+  duringTransfer: true,
   syntax: "STAT [path]",
   async run(session, arg) {
     const running = session.transferStatus();
     if (running) return void await session.send(213, `Status: ${running}`);
     if (arg.trim() === "") return void await session.send(211, serverStatus(session));
-    if (session.state.phase !== "ready") {
-      throw new FtpError(530, "Please log in with USER and PASS first");
-    }
     await session.send(213, [
       `Status of ${arg}:`,
       ...await statListing(session, arg),
@@ -121,7 +119,7 @@ function serverStatus(session: Session): string[] {
 }
 
 async function statListing(session: Session, arg: string): Promise<string[]> {
-  const { storage, user } = requireRead(session);
+  const { storage, user } = loggedIn(session);
   const target = await resolveListTarget(session, arg);
   const now = new Date();
   const lines: string[] = [];

@@ -13,7 +13,7 @@ import { FtpError } from "../errors.ts";
 import { globMatcher, hasWildcard } from "../glob.ts";
 import { formatFacts, formatListLine } from "../listing.ts";
 import { baseName, dirKey, fileKey } from "../paths.ts";
-import { type Command, requireRead, resolve } from "./command.ts";
+import { type Command, loggedIn, resolve } from "./command.ts";
 
 /** What a listing argument named: one file, or a directory filtered by an optional glob. */
 export interface ListTarget {
@@ -26,7 +26,7 @@ export interface ListTarget {
 
 /** Resolves a LIST/NLST/STAT argument: `ls` options stripped, globs in the last segment. */
 export async function resolveListTarget(session: Session, arg: string): Promise<ListTarget> {
-  const { storage } = requireRead(session);
+  const { storage } = loggedIn(session);
   const spec = stripListOptions(arg);
   const slash = spec.lastIndexOf("/");
   const last = spec.slice(slash + 1);
@@ -77,7 +77,7 @@ function listingTransfer(
   target: ListTarget,
   format: LineFormat,
 ): void {
-  const { storage, user } = requireRead(session);
+  const { storage, user } = loggedIn(session);
   const limit = session.config.maxListFile;
   const encoder = new TextEncoder();
   session.startTransfer({
@@ -118,7 +118,8 @@ async function writeOrFail(
 }
 
 const list: Command = {
-  needsLogin: true,
+  access: "read",
+  opensData: true,
   syntax: "LIST [-options] [path]",
   async run(session, arg) {
     const target = await resolveListTarget(session, arg);
@@ -128,7 +129,8 @@ const list: Command = {
 };
 
 const nlst: Command = {
-  needsLogin: true,
+  access: "read",
+  opensData: true,
   syntax: "NLST [path]",
   async run(session, arg) {
     const target = await resolveListTarget(session, arg);
@@ -142,10 +144,11 @@ const nlst: Command = {
 };
 
 const mlsd: Command = {
-  needsLogin: true,
+  access: "read",
+  opensData: true,
   syntax: "MLSD [path]",
   async run(session, arg) {
-    const { storage } = requireRead(session);
+    const { storage } = loggedIn(session);
     const path = resolve(session, arg || ".");
     await requireDirectory(storage, path);
     const target: ListTarget = { path, file: null, pattern: null, namePrefix: "" };
@@ -160,10 +163,10 @@ const mlsd: Command = {
 };
 
 const mlst: Command = {
-  needsLogin: true,
+  access: "read",
   syntax: "MLST [path]",
   async run(session, arg) {
-    const { storage, user } = requireRead(session);
+    const { storage, user } = loggedIn(session);
     const path = resolve(session, arg || ".");
     const file = path === "/" ? null : await storage.stat(fileKey(path));
     let entry: Entry;

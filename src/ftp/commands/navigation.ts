@@ -11,7 +11,7 @@ import { type Command, loggedIn, resolve } from "./command.ts";
 import type { Session } from "../context.ts";
 
 const pwd: Command = {
-  needsLogin: true,
+  access: "login",
   syntax: "PWD",
   async run(session) {
     await session.send(257, `${quotePath(session.state.cwd)} is the current directory`);
@@ -30,14 +30,14 @@ async function changeDirectory(session: Session, arg: string): Promise<void> {
 }
 
 const cwd: Command = {
-  needsLogin: true,
+  access: "login",
   needsArg: true,
   syntax: "CWD <path>",
   run: changeDirectory,
 };
 
 const cdup: Command = {
-  needsLogin: true,
+  access: "login",
   syntax: "CDUP",
   run: (session) => changeDirectory(session, ".."),
 };

@@ -9,7 +9,7 @@ import { FtpError } from "../errors.ts";
 import type { Command } from "./command.ts";
 
 const type: Command = {
-  needsLogin: true,
+  access: "login",
   needsArg: true,
   syntax: "TYPE A|I|L 8",
   async run(session, arg) {
@@ -27,7 +27,7 @@ const type: Command = {
 };
 
 const mode: Command = {
-  needsLogin: true,
+  access: "login",
   needsArg: true,
   syntax: "MODE S",
   async run(session, arg) {
@@ -39,7 +39,7 @@ const mode: Command = {
 };
 
 const stru: Command = {
-  needsLogin: true,
+  access: "login",
   needsArg: true,
   syntax: "STRU F",
   async run(session, arg) {

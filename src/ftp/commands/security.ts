@@ -8,7 +8,7 @@ import { FtpError } from "../errors.ts";
 import type { Command } from "./command.ts";
 
 const auth: Command = {
-  needsLogin: false,
+  access: "none",
   needsArg: true,
   syntax: "AUTH TLS",
   async run(session, arg) {
@@ -25,7 +25,7 @@ const auth: Command = {
 };
 
 const pbsz: Command = {
-  needsLogin: false,
+  access: "none",
   needsArg: true,
   syntax: "PBSZ 0",
   async run(session) {
@@ -38,7 +38,7 @@ const pbsz: Command = {
 };
 
 const prot: Command = {
-  needsLogin: false,
+  access: "none",
   needsArg: true,
   syntax: "PROT P|C",
   async run(session, arg) {
@@ -62,7 +62,7 @@ const prot: Command = {
 };
 
 const ccc: Command = {
-  needsLogin: false,
+  access: "none",
   syntax: "CCC",
   run() {
     // Dropping to clear text would expose everything after it (and let a middlebox inject).

@@ -7,17 +7,17 @@
  */
 
 import { FtpError } from "../errors.ts";
-import { type Command, requireWrite } from "./command.ts";
+import type { Command } from "./command.ts";
 
 const site: Command = {
-  needsLogin: true,
+  // CHMOD changes a file (in name only): it needs the right to write.
+  access: (arg) => /^\s*CHMOD\b/i.test(arg) ? "write" : "login",
   needsArg: true,
   syntax: "SITE CHMOD <mode> <path> | SITE HELP",
   async run(session, arg) {
     const [sub] = arg.trim().split(/\s+/);
     switch (sub.toUpperCase()) {
       case "CHMOD":
-        requireWrite(session);
         return void await session.send(200, "SITE CHMOD ignored: storage keeps no file modes");
       case "HELP":
         return void await session.send(214, [

@@ -11,14 +11,7 @@ import type { Session } from "../context.ts";
 import { ConnectionLost, FtpError } from "../errors.ts";
 import { fileKey } from "../paths.ts";
 import { commitCheckpoint, receiveFromClient, sendToClient } from "../pump.ts";
-import {
-  type Command,
-  loggedIn,
-  requireDelete,
-  requireRead,
-  requireWrite,
-  resolve,
-} from "./command.ts";
+import { type Command, loggedIn, refuseDestroying, resolve } from "./command.ts";
 import { requireParent } from "./files.ts";
 
 /** The address passive listeners bind: the one the client reached us on. */
@@ -27,7 +20,7 @@ function bindAddress(session: Session): string {
 }
 
 const pasv: Command = {
-  needsLogin: true,
+  access: "login",
   syntax: "PASV",
   async run(session) {
     if (session.state.epsvAll) throw new FtpError(501, "Only EPSV is allowed after EPSV ALL");
@@ -42,7 +35,7 @@ const pasv: Command = {
 };
 
 const epsv: Command = {
-  needsLogin: true,
+  access: "login",
   syntax: "EPSV [1|2|ALL]",
   async run(session, arg) {
     const what = arg.trim().toUpperCase();
@@ -73,7 +66,7 @@ function allowActive(session: Session): void {
 }
 
 const port: Command = {
-  needsLogin: true,
+  access: "login",
   needsArg: true,
   syntax: "PORT h1,h2,h3,h4,p1,p2",
   async run(session, arg) {
@@ -88,7 +81,7 @@ const port: Command = {
 };
 
 const eprt: Command = {
-  needsLogin: true,
+  access: "login",
   needsArg: true,
   syntax: "EPRT |1|a.b.c.d|port| or |2|ipv6|port|",
   async run(session, arg) {
@@ -103,7 +96,7 @@ const eprt: Command = {
 };
 
 const rest: Command = {
-  needsLogin: true,
+  access: "login",
   needsArg: true,
   syntax: "REST <offset>",
   async run(session, arg) {
@@ -117,11 +110,12 @@ const rest: Command = {
 };
 
 const retr: Command = {
-  needsLogin: true,
+  access: "read",
   needsArg: true,
+  opensData: true,
   syntax: "RETR <path>",
   async run(session, arg) {
-    const { storage } = requireRead(session);
+    const { storage } = loggedIn(session);
     const offset = takeRestOffset(session);
     refuseWhenShuttingDown(session);
     const path = resolve(session, arg);
@@ -145,12 +139,14 @@ const retr: Command = {
 };
 
 const stor: Command = {
-  needsLogin: true,
+  access: "write",
   needsArg: true,
+  opensData: true,
+  upload: true,
   syntax: "STOR <path>",
   async run(session, arg) {
     const offset = takeRestOffset(session);
-    const { storage, user } = requireWrite(session);
+    const { storage, user } = loggedIn(session);
     refuseWhenShuttingDown(session);
     const path = resolve(session, arg);
     await requireParent(storage, path);
@@ -162,18 +158,20 @@ const stor: Command = {
       );
     }
     // Resuming at the end only adds bytes; anything shorter replaces stored ones.
-    if (!user.canDelete && existing && offset < existing.size) requireDelete(session);
+    if (!user.canDelete && existing && offset < existing.size) refuseDestroying(session);
     await startUpload(session, "STOR", path, offset);
   },
 };
 
 const appe: Command = {
-  needsLogin: true,
+  access: "write",
   needsArg: true,
+  opensData: true,
+  upload: true,
   syntax: "APPE <path>",
   async run(session, arg) {
     takeRestOffset(session);
-    const { storage } = requireWrite(session);
+    const { storage } = loggedIn(session);
     refuseWhenShuttingDown(session);
     const path = resolve(session, arg);
     await requireParent(storage, path);
@@ -204,7 +202,6 @@ async function startUpload(
   session.startTransfer({
     command,
     path,
-    upload: true,
     async run(transfer) {
       const ascii = binary ? null : new CrlfToLf();
       const store = (chunk: Uint8Array) => writeLimited(sink, chunk, maxSize);
@@ -255,7 +252,7 @@ function refuseWhenShuttingDown(session: Session): void {
 }
 
 const allo: Command = {
-  needsLogin: true,
+  access: "login",
   syntax: "ALLO <size>",
   async run(session) {
     await session.send(202, "No storage allocation necessary");
@@ -263,7 +260,8 @@ const allo: Command = {
 };
 
 const abor: Command = {
-  needsLogin: true,
+  access: "login",
+  duringTransfer: true,
   syntax: "ABOR",
   async run(session) {
     const aborted = await session.abortTransfer();
