@@ -5,7 +5,9 @@
  * @module
  */
 
+import { checkFiles, type FileCheckMode, type FileUse, fileUsesOf } from "./config/files.ts";
 import { embeddedDefaultConfig, formatIssue, loadConfigFile } from "./config/load.ts";
+import { printable } from "./config/show.ts";
 import type { ConfigIssue, ServerConfig, StorageConfig } from "./config/types.ts";
 import { openStorage, storageContext } from "./storage/open.ts";
 import { FtpServer } from "./ftp/server.ts";
@@ -66,14 +68,21 @@ export async function main(args: string[]): Promise<number> {
   const parsed = parseArgs(args);
   if (typeof parsed === "string") return printAndExit(parsed);
   if (parsed.hashPassword) return await printPasswordHash();
-  const config = await obtainConfig(parsed);
-  if (!config) return 1;
-  if (parsed.check) return await check(config);
+  const loaded = await obtainConfig(parsed);
+  if (!loaded) return 1;
+  const { config, files } = loaded;
+  if (parsed.check) return await check(config, files);
   if (parsed.leftovers) {
     const minAge = parsed.olderThanMs ?? DEFAULT_OLDER_THAN_MS;
     return await runLeftovers(config, parsed.leftovers === "abort" ? minAge : null);
   }
-  return await serve(config);
+  return await serve(config, files);
+}
+
+/** A loaded config and the paths it makes the server use. */
+interface Loaded {
+  config: ServerConfig;
+  files: FileUse[];
 }
 
 /** Options, or the text to print and exit with ("usage error" texts start with "error:"). */
@@ -168,11 +177,11 @@ async function readPasswordLine(): Promise<string | null> {
 }
 
 /** The config to run with, or `null` after printing why there is none. */
-async function obtainConfig(options: Options): Promise<ServerConfig | null> {
+async function obtainConfig(options: Options): Promise<Loaded | null> {
   if (!options.explicitConfig && !(await exists(options.configPath))) {
     const config = embeddedDefaultConfig(Deno.cwd());
     console.error(describeEmbeddedDefault(config));
-    return config;
+    return { config, files: fileUsesOf(config) };
   }
   const result = await loadConfigFile(options.configPath);
   printIssues("warning", result.warnings);
@@ -180,7 +189,14 @@ async function obtainConfig(options: Options): Promise<ServerConfig | null> {
   if (result.errors.length > 0) {
     console.error(`${options.configPath}: ${result.errors.length} error(s); not starting`);
   }
-  return result.config;
+  return result.config && { config: result.config, files: result.files };
+}
+
+/** Prints every unusable path as an error; true when all are usable. */
+async function filesUsable(files: FileUse[], mode: FileCheckMode): Promise<boolean> {
+  const issues = await checkFiles(files, mode);
+  printIssues("error", issues);
+  return issues.length === 0;
 }
 
 function printIssues(label: string, issues: ConfigIssue[]): void {
@@ -200,7 +216,11 @@ function describeEmbeddedDefault(config: ServerConfig): string {
 }
 
 /** Validates and probes every account's storage; 0 when all answer. */
-async function check(config: ServerConfig): Promise<number> {
+async function check(config: ServerConfig, files: FileUse[]): Promise<number> {
+  if (!(await filesUsable(files, "check"))) {
+    console.error(`${config.source}: names files the server cannot use; not valid`);
+    return 1;
+  }
   const counts = `${config.accounts.length} accounts, ${config.users.length} users`;
   console.log(`${config.source}: valid (${counts})`);
   const context = storageContext(config);
@@ -214,7 +234,7 @@ async function check(config: ServerConfig): Promise<number> {
       console.log(`${what}: OK`);
     } catch (error) {
       failures++;
-      console.log(`${what}: FAILED: ${error instanceof Error ? error.message : String(error)}`);
+      console.log(`${what}: FAILED: ${failureText(error, account.storage)}`);
     }
   }
   if (config.tls.certFile !== "") {
@@ -223,10 +243,24 @@ async function check(config: ServerConfig): Promise<number> {
       console.log(`[FTPS] ${config.tls.certFile}: OK`);
     } catch (error) {
       failures++;
-      console.log(`[FTPS] FAILED: ${error instanceof Error ? error.message : String(error)}`);
+      console.log(`[FTPS] FAILED: ${failureText(error)}`);
     }
   }
   return failures === 0 ? 0 : 1;
+}
+
+/**
+ * An error for the operator: escaped, cut, and without the account's credentials
+ * (an SDK message might quote them).
+ */
+function failureText(error: unknown, storage?: StorageConfig): string {
+  let text = error instanceof Error ? error.message : String(error);
+  if (storage?.kind === "cos") {
+    for (const secret of [storage.secretId, storage.secretKey]) {
+      text = text.replaceAll(secret, "***");
+    }
+  }
+  return printable(text, 300);
 }
 
 function describeStorage(storage: StorageConfig): string {
@@ -235,8 +269,21 @@ function describeStorage(storage: StorageConfig): string {
   return `cos ${storage.bucket}${storage.prefix ? `/${storage.prefix}` : ""} at ${where}`;
 }
 
-async function serve(config: ServerConfig): Promise<number> {
-  const log = await Logger.open(config.logLevel, config.logDir);
+async function serve(config: ServerConfig, files: FileUse[]): Promise<number> {
+  if (!(await filesUsable(files, "start"))) {
+    console.error(`${config.source}: names files the server cannot use; not starting`);
+    return 1;
+  }
+  let log: Logger;
+  try {
+    log = await Logger.open(config.logLevel, config.logDir);
+  } catch (error) {
+    // Checked just above; this is a race with another process changing the directory.
+    console.error(
+      `error: cannot open the log in ${printable(config.logDir)}: ${failureText(error)}`,
+    );
+    return 1;
+  }
   let server: FtpServer;
   try {
     server = await FtpServer.start(config, log);
@@ -260,7 +307,7 @@ function describeStartError(error: unknown, config: ServerConfig): string {
   if (error instanceof Deno.errors.AddrInUse) return `${where} is already in use`;
   if (error instanceof Deno.errors.AddrNotAvailable) return `${where}: no such local address`;
   if (error instanceof Deno.errors.PermissionDenied) return `${where}: permission denied`;
-  return error instanceof Error ? error.message : String(error);
+  return failureText(error);
 }
 
 /** Resolves on the first SIGINT or SIGTERM. */

@@ -9,12 +9,16 @@
  * @module
  */
 
+import { isSecretName } from "./config/show.ts";
 import type { LogLevel } from "./config/types.ts";
 
 /** Field values that can appear in a log line. */
 export type LogFields = Record<string, string | number | boolean | undefined>;
 
 const RANK: Record<LogLevel, number> = { DEBUG: 10, INFO: 20, WARNING: 30, ERROR: 40 };
+
+/** Longest field value written, in characters: a client's 4 KiB path fits, megabytes do not. */
+const MAX_FIELD = 4096;
 
 /** File name inside log_dir. */
 export const LOG_FILE_NAME = "cos_v5.log";
@@ -70,9 +74,15 @@ function formatFields(fields: LogFields): string {
   let out = "";
   for (const [key, value] of Object.entries(fields)) {
     if (value === undefined) continue;
-    out += ` ${key}=${quoteIfNeeded(String(value))}`;
+    // A field named like a credential is a caller's mistake; its value stays out of the log.
+    const text = isSecretName(key) ? "(hidden)" : String(value);
+    out += ` ${key}=${quoteIfNeeded(cut(text))}`;
   }
   return out;
+}
+
+function cut(text: string): string {
+  return text.length > MAX_FIELD ? `${text.slice(0, MAX_FIELD)}…` : text;
 }
 
 /**

@@ -7,10 +7,11 @@
 
 import { join } from "node:path";
 import { readAccounts } from "./accounts.ts";
+import { type FileUse, fileUsesOf, type Locate, reasonOf } from "./files.ts";
 import { DEFAULT_SETTINGS, readGlobals } from "./globals.ts";
 import { parseIni } from "./ini.ts";
 import { IssueLog } from "./issues.ts";
-import { indexSections } from "./sections.ts";
+import { indexSections, type SectionIndex } from "./sections.ts";
 import type { ConfigIssue, ServerConfig } from "./types.ts";
 
 export { formatIssue } from "./issues.ts";
@@ -20,6 +21,8 @@ export interface LoadResult {
   config: ServerConfig | null;
   errors: ConfigIssue[];
   warnings: ConfigIssue[];
+  /** The paths the server will read or write at start-up, with their lines (see files.ts). */
+  files: FileUse[];
 }
 
 /**
@@ -40,7 +43,18 @@ export function parseConfig(
   const settings = readGlobals(index, cwd, log);
   const { accounts, users } = readAccounts(index, { env, cwd, log });
   const config = log.errors.length > 0 ? null : { source: file, ...settings, accounts, users };
-  return { config, errors: byLine(log.errors), warnings: byLine(log.warnings) };
+  const files = config === null ? [] : fileUsesOf(config, locateIn(index));
+  return { config, errors: byLine(log.errors), warnings: byLine(log.warnings), files };
+}
+
+/** Finds the line of the first of `keys` set in a section. */
+function locateIn(index: SectionIndex): Locate {
+  return (section, keys) => {
+    const reader = index.accounts.find((account) => account.name === section) ??
+      index.global(section);
+    const entry = reader.first(...keys);
+    return entry === undefined ? { line: 0, key: keys[0] } : { line: entry.line, key: entry.key };
+  };
 }
 
 /** File order reads best; issues not tied to a line go last. */
@@ -51,16 +65,27 @@ function byLine(issues: ConfigIssue[]): ConfigIssue[] {
 
 /** Reads `path` and parses it with the process environment and working directory. */
 export async function loadConfigFile(path: string): Promise<LoadResult> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (error) {
-    const message = error instanceof Deno.errors.NotFound
-      ? "file not found"
-      : `cannot read the file: ${error instanceof Error ? error.message : String(error)}`;
-    return { config: null, errors: [{ file: path, line: 0, key: "", message }], warnings: [] };
+  const text = await readConfigText(path);
+  if (typeof text !== "string") {
+    return {
+      config: null,
+      errors: [{ file: path, line: 0, key: "", ...text }],
+      warnings: [],
+      files: [],
+    };
   }
   return parseConfig(text, path, Deno.env.toObject(), Deno.cwd());
+}
+
+/** The file's text, or why it cannot be read (a FIFO is refused: reading it would block). */
+async function readConfigText(path: string): Promise<string | { message: string }> {
+  try {
+    if (!(await Deno.stat(path)).isFile) return { message: "is not a regular file" };
+    return await Deno.readTextFile(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return { message: "file not found" };
+    return { message: `cannot read the file: ${reasonOf(error)}` };
+  }
 }
 
 /**
