@@ -11,6 +11,7 @@ import {
   cosStorage,
   eventually,
   OTHER_BUCKET,
+  SECRET_ID,
   SECRET_KEY,
   startCosServer,
 } from "./support/cos_server.ts";
@@ -350,6 +351,34 @@ Deno.test("COS: two users on two buckets, one inside a prefix: neither sees the 
     await alice.expect("RETR /b.txt", 550);
     alice.close();
     bob.close();
+  } finally {
+    await s.stop();
+  }
+});
+
+Deno.test("COS: an account unreachable at start-up is logged, and the server serves the others", async () => {
+  const s = await startCosServer((config, emulator) => {
+    config.accounts.push({
+      section: "DOWN",
+      homeDir: "/down",
+      // A bucket that does not exist: its probe fails at once, like an unreachable one.
+      storage: cosStorage(emulator, "missing-1250000000"),
+    });
+    config.users.push(user("bob", "pw", { account: 1 }));
+  });
+  try {
+    let log = "";
+    for (let i = 0; i < 100 && !/storage-unreachable/.test(log); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      log = await s.logText();
+    }
+    assertMatch(log, /WARNING storage-unreachable account="\[DOWN\] cos missing-1250000000 at /);
+    assert(!log.includes(SECRET_KEY) && !log.includes(SECRET_ID), "no credentials in the log");
+    assertEquals(log.match(/storage-unreachable/g)?.length, 1, "only the failing account");
+    const alice = await RawClient.login(s.port);
+    await alice.store("a.txt", encoder.encode("served"));
+    assertEquals(s.emulator.getObject(BUCKET, "a.txt"), encoder.encode("served"));
+    alice.close();
   } finally {
     await s.stop();
   }

@@ -9,6 +9,7 @@
  * @module
  */
 
+import { lookup } from "node:dns/promises";
 import { FtpError } from "./errors.ts";
 
 /** How many ports one PASV tries before giving up. */
@@ -113,4 +114,34 @@ export function sameHost(a: string, b: string): boolean {
 export function unmapIPv4(address: string): string {
   const match = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
   return match ? match[1] : address;
+}
+
+/** How long a resolved masquerade host name is trusted. */
+const MASQUERADE_TTL_MS = 60_000;
+
+/**
+ * The IPv4 address PASV replies announce (`masquerade_address`): the
+ * address the client reached us on, a fixed address, or a host name
+ * resolved at most once a minute (a dynamic DNS name may move).
+ */
+export class PassiveAddress {
+  #resolved = { address: "", expires: 0 };
+
+  constructor(private readonly masquerade: string, private readonly onUnresolved: () => void) {}
+
+  /** The address to announce to a client connected to `localAddress`. */
+  async for(localAddress: string): Promise<string> {
+    const masquerade = this.masquerade;
+    if (masquerade === "") return localAddress;
+    if (/^\d+\.\d+\.\d+\.\d+$/.test(masquerade)) return masquerade;
+    if (Date.now() < this.#resolved.expires) return this.#resolved.address;
+    try {
+      const { address } = await lookup(masquerade, { family: 4 });
+      this.#resolved = { address, expires: Date.now() + MASQUERADE_TTL_MS };
+      return address;
+    } catch {
+      this.onUnresolved();
+      throw new FtpError(425, `Cannot resolve masquerade_address ${masquerade}`);
+    }
+  }
 }

@@ -6,24 +6,31 @@
  */
 
 import { closeQuietly } from "./close.ts";
-import { lookup } from "node:dns/promises";
+import { delay } from "../delay.ts";
 import type { ServerConfig } from "../config/types.ts";
 import type { Logger } from "../log.ts";
-import { openStorage, storageContext } from "../storage/open.ts";
+import { storageContext } from "../storage/open.ts";
 import type { Storage } from "../storage/types.ts";
 import { UserDirectory } from "./auth.ts";
 import type { LoggedIn, SessionServices } from "./context.ts";
 import { FtpError } from "./errors.ts";
 import { AdmissionControl } from "./limits.ts";
-import { PortPool, unmapIPv4 } from "./passive.ts";
+import { PassiveAddress, PortPool, unmapIPv4 } from "./passive.ts";
 import { FtpSession } from "./session.ts";
-import { loadTlsMaterial, TlsUpgrader } from "./tls.ts";
+import {
+  closeStorages,
+  describeAccount,
+  loadTls,
+  openStorages,
+  probeStorages,
+} from "./resources.ts";
+import { TlsUpgrader } from "./tls.ts";
+
+/** How long shutdown waits for start-up probes before closing their storages under them. */
+const PROBE_WAIT_MS = 1000;
 
 /** Pause before accepting again after a failed accept. */
 const ACCEPT_RETRY_MS = 100;
-
-/** How long a resolved masquerade host name is trusted. */
-const MASQUERADE_TTL_MS = 60_000;
 
 /** A running FTP server. */
 export class FtpServer implements SessionServices {
@@ -33,8 +40,10 @@ export class FtpServer implements SessionServices {
   readonly #limits: AdmissionControl;
   #nextId = 1;
   #shuttingDown = false;
-  #masquerade = { address: "", expires: 0 };
+  readonly #passiveAddress: PassiveAddress;
   readonly #accepting: Promise<void>;
+  /** The start-up probes of every account's storage. */
+  #probed: Promise<void> = Promise.resolve();
 
   private constructor(
     readonly config: ServerConfig,
@@ -46,12 +55,21 @@ export class FtpServer implements SessionServices {
     this.#users = new UserDirectory(config.users);
     this.#pool = new PortPool(config.passivePorts.min, config.passivePorts.max);
     this.#limits = new AdmissionControl(config);
+    this.#passiveAddress = new PassiveAddress(
+      config.masqueradeAddress,
+      () => log.error("masquerade-unresolved", { host: config.masqueradeAddress }),
+    );
     const loops = [this.#acceptLoop(listener, false)];
     if (tls?.implicit) loops.push(this.#acceptLoop(tls.implicit, true));
     this.#accepting = Promise.all(loops).then(() => {});
   }
 
-  /** Opens every account's storage and starts listening. */
+  /**
+   * Opens every account's storage and starts listening. Each storage is
+   * then probed in the background: an account that does not answer is
+   * logged, but the server serves the others (a COS outage at boot must not
+   * keep it down).
+   */
   static async start(config: ServerConfig, log: Logger): Promise<FtpServer> {
     const context = storageContext(
       config,
@@ -63,21 +81,29 @@ export class FtpServer implements SessionServices {
         }),
       log,
     );
-    const storages: Storage[] = [];
-    for (const account of config.accounts) {
-      storages.push(await openStorage(account.storage, context));
-    }
+    const storages = await openStorages(config, context);
     let tls: Tls | null = null;
     try {
       tls = await startTls(config);
       const listener = Deno.listen({ hostname: config.listenAddress, port: config.listenPort });
-      return new FtpServer(config, log, listener, storages, tls);
+      const server = new FtpServer(config, log, listener, storages, tls);
+      server.#probeAccounts();
+      return server;
     } catch (error) {
       tls?.implicit?.close();
       await tls?.upgrader.close();
-      await Promise.all(storages.map((storage) => storage.close()));
+      await closeStorages(storages);
       throw error;
     }
+  }
+
+  /** Logs every account whose storage does not answer. */
+  #probeAccounts(): void {
+    this.#probed = probeStorages(this.config, this.storages).then((failures) => {
+      for (const { account, reason } of failures) {
+        this.log.warn("storage-unreachable", { account: describeAccount(account), reason });
+      }
+    });
   }
 
   /** The implicit FTPS address, when it is on. */
@@ -119,19 +145,8 @@ export class FtpServer implements SessionServices {
     }
   }
 
-  async passiveAddress(localAddress: string): Promise<string> {
-    const masquerade = this.config.masqueradeAddress;
-    if (masquerade === "") return localAddress;
-    if (/^\d+\.\d+\.\d+\.\d+$/.test(masquerade)) return masquerade;
-    if (Date.now() < this.#masquerade.expires) return this.#masquerade.address;
-    try {
-      const { address } = await lookup(masquerade, { family: 4 });
-      this.#masquerade = { address, expires: Date.now() + MASQUERADE_TTL_MS };
-      return address;
-    } catch {
-      this.log.error("masquerade-unresolved", { host: masquerade });
-      throw new FtpError(425, `Cannot resolve masquerade_address ${masquerade}`);
-    }
+  passiveAddress(localAddress: string): Promise<string> {
+    return this.#passiveAddress.for(localAddress);
   }
 
   /**
@@ -157,7 +172,10 @@ export class FtpServer implements SessionServices {
     const reason = new FtpError(421, "Server shutting down; transfer aborted, nothing stored");
     await Promise.all([...this.#sessions.keys()].map((session) => session.close(reason)));
     await Promise.all(this.#sessions.values());
-    await Promise.all(this.storages.map((storage) => storage.close()));
+    // A probe still waiting for an unreachable COS must not hold shutdown: closing its storage ends it.
+    await Promise.race([this.#probed, delay(PROBE_WAIT_MS)]);
+    await closeStorages(this.storages);
+    await this.#probed;
     await this.tls?.upgrader.close();
   }
 
@@ -224,8 +242,8 @@ interface Tls {
 
 /** Loads the certificate (errors name the file) and opens the implicit FTPS port. */
 async function startTls(config: ServerConfig): Promise<Tls | null> {
-  if (config.tls.certFile === "") return null;
-  const material = await loadTlsMaterial(config.tls);
+  const material = await loadTls(config);
+  if (!material) return null;
   const upgrader = new TlsUpgrader(material);
   const port = config.tls.implicitPort;
   try {

@@ -8,6 +8,7 @@
  */
 
 import { closeQuietly } from "./close.ts";
+import { delay } from "../delay.ts";
 import type { ServerConfig } from "../config/types.ts";
 import type { Logger } from "../log.ts";
 import { checkAccess, type Command } from "./commands/command.ts";
@@ -326,11 +327,4 @@ export class FtpSession implements Session {
     }
     closeQuietly(this.#transport, this.conn);
   }
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    Deno.unrefTimer(timer);
-  });
 }
