@@ -5,19 +5,34 @@
  * (tools/bench/memory.ts, README "Memory").
  *
  * COS: the baseline is the official SDK feeding the same COS emulator
- * directly, with the gateway's part size and parallelism. Local storage: a
- * plain Deno TCP peer doing the same socket <-> file work.
+ * directly, with the gateway's part size and parallelism. Local storage:
+ * vsftpd and pyftpdlib on the same machine, the same files and the same
+ * client (tools/bench/peers.ts, tools/bench/versus.ts); small files are
+ * compared with them on both backends.
  *
- * Environment: BENCH_BACKENDS (default "cos,local"), BENCH_MIB (size of
+ * Environment: BENCH_BACKENDS (default "cos,local,tls"), BENCH_MIB (size of
  * the throughput transfers, default 1024), BENCH_MEMORY_MIB (the memory
  * upload, default 2048), BENCH_PARALLEL (default 50), BENCH_PARALLEL_MIB
- * (default 20), BENCH_PART_MIB (min_part_size for COS, default 8), BENCH_ONLY=retr
- * (only the COS download rows: each file is uploaded once, untimed).
+ * (default 20), BENCH_PART_MIB (min_part_size for COS, default 8), BENCH_SMALL
+ * (small files per run, default 500), BENCH_ONLY=retr (only the COS download
+ * rows: each file is uploaded once, untimed).
  */
 
 import { type Load, MEMORY_BOUND_DOC, memoryBoundBytes } from "./bench/memory.ts";
-import { freePort, type Measured, startServerProcess } from "./bench/server_process.ts";
-import { partSize } from "../src/storage/multipart.ts";
+import { type Peer, type Skipped, startPeers } from "./bench/peers.ts";
+import { type Measured, startServerProcess } from "./bench/server_process.ts";
+import {
+  compare,
+  makeSmallFiles,
+  manyFiles,
+  median,
+  type Rounds,
+  rounds,
+  syncDisks,
+  type Target,
+  transfer,
+} from "./bench/versus.ts";
+import { partSize } from "../src/storage/cos/multipart.ts";
 
 const MIB = 1024 * 1024;
 const env = (name: string, fallback: number) => Number(Deno.env.get(name) ?? fallback);
@@ -25,6 +40,9 @@ const BIG_MIB = env("BENCH_MIB", 1024);
 const MEMORY_MIB = env("BENCH_MEMORY_MIB", 2048);
 const PARALLEL = env("BENCH_PARALLEL", 50);
 const PARALLEL_MIB = env("BENCH_PARALLEL_MIB", 20);
+const SMALL_FILES = env("BENCH_SMALL", 500);
+/** Rounds of the small-file runs (each server once per round). */
+const SMALL_RUNS = 3;
 const BACKENDS = (Deno.env.get("BENCH_BACKENDS") ?? "cos,local,tls").split(",");
 const RETR_ONLY = Deno.env.get("BENCH_ONLY") === "retr";
 const TARGET_RATIO = 0.8;
@@ -48,6 +66,8 @@ interface Row {
 }
 
 const rows: Row[] = [];
+/** Peer servers that could not run here, printed with the table. */
+let skipped: Skipped[] = [];
 const work = await Deno.makeTempDir({ prefix: "cosftp-bench-" });
 try {
   await main();
@@ -58,14 +78,21 @@ try {
 async function main(): Promise<void> {
   const big = `${work}/big.bin`;
   await makeRandomFile(big, BIG_MIB * MIB);
-  if (BACKENDS.includes("cos")) await benchCos(big);
-  if (BACKENDS.includes("local") && !RETR_ONLY) await benchLocal(big);
-  if (BACKENDS.includes("tls") && !RETR_ONLY) await benchTls(big);
+  await makeSmallFiles(`${work}/small`, SMALL_FILES);
+  const started = await startPeers(work);
+  skipped = started.skipped;
+  try {
+    if (BACKENDS.includes("cos")) await benchCos(big, started.peers);
+    if (BACKENDS.includes("local") && !RETR_ONLY) await benchLocal(big, started.peers);
+    if (BACKENDS.includes("tls") && !RETR_ONLY) await benchTls(big);
+  } finally {
+    for (const peer of started.peers) await peer.stop();
+  }
   printTable();
   if (rows.some((r) => !r.ok)) Deno.exit(1);
 }
 
-async function benchCos(big: string): Promise<void> {
+async function benchCos(big: string, peers: Peer[]): Promise<void> {
   const emulator = await startEmulator();
   const account = [
     `cos_secretid = ${SECRET_ID}`,
@@ -107,6 +134,7 @@ async function benchCos(big: string): Promise<void> {
     }, optional);
     await benchVerify(account, optional, big);
     if (RETR_ONLY) return;
+    await withServer(account, (server) => smallFiles("COS", gateway(server, null), peers, 0));
     // Fresh processes: memory freed by earlier transfers is not always returned to the OS.
     await withServer(account, memoryDuringUpload, optional);
     await withServer(account, (server) => parallelUploads(server, "COS", true), optional);
@@ -170,23 +198,121 @@ async function withServer(
   }
 }
 
-async function benchLocal(big: string): Promise<void> {
-  const account = ["storage = local", `local_root = ${work}/root`];
+/**
+ * Local storage against vsftpd and pyftpdlib: 1 GiB up and down (each
+ * upload a new file, the disks synced before it, so no server pays for the
+ * write-back of another's file), what the gateway's fsync costs, and small
+ * files.
+ */
+async function benchLocal(big: string, peers: Peer[]): Promise<void> {
+  const root = `${work}/root`;
+  const account = ["storage = local", `local_root = ${root}`];
   await withServer(account, async (server) => {
-    const stored = `${work}/root/big.bin`;
-    const put = await bestOfPairs(
-      async () => (await Deno.remove(stored).catch(() => {}),
-        await ftp(server, "ftp-put", big, "big.bin")),
-      () => rawTransfer("sink", `${work}/raw.bin`, ["raw-put", big]),
+    const targets = [gateway(server, root), ...peers];
+    const put = await rounds(targets, RUNS, async (target) => {
+      await Deno.remove(`${target.localDir}/big.bin`).catch(() => {});
+      await syncDisks();
+      return [await transfer(target, "ftp-put", big, "big.bin")];
+    });
+    const get = await rounds(
+      targets,
+      RUNS,
+      async (target) => [await transfer(target, "ftp-get", "-", "big.bin")],
     );
-    const get = await bestOfPairs(
-      () => ftp(server, "ftp-get", "-", "big.bin"),
-      () => rawTransfer("source", stored, ["raw-get"]),
-    );
-    addRatio(`local STOR ${BIG_MIB} MiB: gateway / raw TCP`, BIG_MIB * MIB, put);
-    addRatio(`local RETR ${BIG_MIB} MiB: gateway / raw TCP`, BIG_MIB * MIB, get);
+    for (const peer of peers) {
+      const target = peer.name === "vsftpd" ? TARGET_RATIO : 0;
+      addRatio(
+        `local STOR ${BIG_MIB} MiB: gateway / ${peer.name}`,
+        BIG_MIB * MIB,
+        compare(put, "gateway", peer.name),
+        target,
+      );
+      addRatio(
+        `local RETR ${BIG_MIB} MiB: gateway / ${peer.name}`,
+        BIG_MIB * MIB,
+        compare(get, "gateway", peer.name),
+        target,
+      );
+    }
+    await fsyncCost(big, median(put.get("gateway")!.map((r) => r[0])));
+    await smallFiles("local", targets[0], peers, 1);
   });
   await withServer(account, (server) => parallelUploads(server, "local", false));
+}
+
+/** The gateway as a target of the same work as the peers. */
+function gateway(server: Measured, localDir: string | null): Target {
+  return {
+    name: "gateway",
+    port: server.port,
+    user: "bench",
+    password: "bench",
+    remoteDir: "",
+    localDir,
+  };
+}
+
+/**
+ * What the fsync before 226 costs: a fresh copy of `big` written the way
+ * the gateway writes an upload (1 MiB writes), then timed fdatasync calls;
+ * medians of {@link SMALL_RUNS}, against the gateway's median STOR time.
+ */
+async function fsyncCost(big: string, storSeconds: number): Promise<void> {
+  const times: number[] = [];
+  const copy = `${work}/fsync.bin`;
+  for (let i = 0; i < SMALL_RUNS; i++) {
+    await syncDisks();
+    await Deno.remove(copy).catch(() => {});
+    await Deno.copyFile(big, copy);
+    const file = await Deno.open(copy, { write: true });
+    const started = performance.now();
+    await file.syncData();
+    times.push((performance.now() - started) / 1000);
+    file.close();
+  }
+  await Deno.remove(copy);
+  const seconds = median(times);
+  rows.push({
+    what: `local STOR ${BIG_MIB} MiB: its fdatasync before 226`,
+    value: `${seconds.toFixed(2)} s of ${storSeconds.toFixed(2)} s (${
+      (100 * seconds / storSeconds).toFixed(0)
+    }%)`,
+    check: "measured (no target)",
+    ok: true,
+  });
+}
+
+/**
+ * {@link SMALL_FILES} files of 100 B to 64 KiB up and then down over one
+ * session, per file, against each peer (on local disk). On local storage the
+ * goal is at least vsftpd's speed (`vsftpdTarget` 1); on COS the rows only
+ * show where the gateway stands.
+ */
+async function smallFiles(
+  label: string,
+  ours: Target,
+  peers: Peer[],
+  vsftpdTarget: number,
+): Promise<void> {
+  const times: Rounds = await rounds(
+    [ours, ...peers],
+    SMALL_RUNS,
+    (target) => manyFiles(target, `${work}/small`),
+  );
+  for (const peer of peers) {
+    const target = peer.name === "vsftpd" ? vsftpdTarget : 0;
+    for (const [index, command] of ["STOR", "RETR"].entries()) {
+      const result = compare(times, ours.name, peer.name, index);
+      rows.push({
+        what: `${label} ${SMALL_FILES} small files ${command}: gateway / ${peer.name}`,
+        value: `${result.gateway.toFixed(2)} / ${result.baseline.toFixed(2)} ms per file, ratio ${
+          result.ratio.toFixed(2)
+        }`,
+        check: target > 0 ? `>= ${target}` : "measured (no target)",
+        ok: result.ratio >= target,
+      });
+    }
+  }
 }
 
 /**
@@ -321,15 +447,14 @@ async function bestOfPairs(
   return { gateway: median(gateway), baseline: median(baseline), ratio: median(ratios) };
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
-}
-
-/** One FTP transfer by the Python client; returns its seconds. */
-function ftp(server: Measured, kind: string, local: string, remote: string): Promise<number> {
-  const args = [kind, "127.0.0.1", String(server.port), "bench", "bench", local, remote];
-  return runTimed("python3", [`${HERE}bench/client.py`, ...args]);
+/** One FTP transfer to the gateway by the Python client; returns its seconds. */
+function ftp(
+  server: Measured,
+  kind: "ftp-put" | "ftp-get",
+  local: string,
+  remote: string,
+): Promise<number> {
+  return transfer(gateway(server, null), kind, local, remote);
 }
 
 /** Runs a client that prints its own seconds. */
@@ -340,38 +465,6 @@ async function runTimed(command: string, args: string[]): Promise<number> {
     throw new Error(`${command} ${args[0]} failed: ${new TextDecoder().decode(out.stderr)}`);
   }
   return Number(new TextDecoder().decode(out.stdout).trim());
-}
-
-/** One transfer through the raw baseline peer. */
-async function rawTransfer(mode: "sink" | "source", path: string, args: string[]): Promise<number> {
-  const port = freePort();
-  const peer = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net",
-      "--allow-read",
-      "--allow-write",
-      `${HERE}bench/raw_peer.ts`,
-      String(port),
-      mode,
-      path,
-    ],
-    stdout: "piped",
-  }).spawn();
-  const reader = peer.stdout.getReader();
-  await reader.read(); // "ready"
-  reader.releaseLock();
-  const [kind, ...rest] = args;
-  const seconds = await runTimed("python3", [
-    `${HERE}bench/client.py`,
-    kind,
-    "127.0.0.1",
-    String(port),
-    ...rest,
-  ]);
-  await peer.status;
-  await peer.stdout.cancel();
-  return seconds;
 }
 
 /** The emulator as a child process. */
@@ -421,9 +514,12 @@ function printTable(): void {
   const memory = Deno.readTextFileSync("/proc/meminfo").match(/MemTotal:\s*(\d+)/)?.[1] ?? "0";
   console.log(
     `\ncos-ftp-server benchmark: loopback, ${navigator.hardwareConcurrency} cores (${cpu}), ` +
-      `${(Number(memory) / MIB).toFixed(0)} GiB; medians of ${RUNS} back-to-back pairs`,
+      `${(Number(memory) / MIB).toFixed(0)} GiB; medians of ${RUNS} back-to-back rounds ` +
+      `(${SMALL_RUNS} for small files), every server once per round`,
   );
-  console.log(`memory bound: ${MEMORY_BOUND_DOC}\n`);
+  console.log(`memory bound: ${MEMORY_BOUND_DOC}`);
+  for (const peer of skipped) console.log(`${peer.name} skipped: ${peer.reason}`);
+  console.log();
   const width = Math.max(...rows.map((r) => r.what.length));
   const valueWidth = Math.max(...rows.map((r) => r.value.length));
   for (const row of rows) {
