@@ -31,35 +31,95 @@ export async function sendToClient(
 }
 
 /**
- * Bytes read from the data socket at once. One reused buffer per upload:
- * the socket's ReadableStream allocates a fresh 64 KiB chunk per read, and
- * that garbage raised peak memory and cost throughput (measured in the bench).
+ * Bytes handed to storage at once: a socket read returns what arrived (up to
+ * ~64 KiB on loopback), and every storage write costs an op and a thread
+ * hop, so reads fill a 1 MiB buffer first (measured: local STOR of 1 GiB at
+ * 1.2x the speed of 256 KiB writes).
  */
-const RECEIVE_BUFFER_BYTES = 256 * 1024;
+const RECEIVE_BUFFER_BYTES = 1024 * 1024;
 
 /**
- * Reads the client's bytes to EOF, handing each chunk to `write` (which must
- * copy what it keeps: the buffer is reused). A reset connection is an error,
- * never an end: only a clean EOF completes.
+ * Receive buffers kept for the next uploads: allocating (and zeroing) a
+ * fresh 1 MiB per upload made a stream of small files spend its time in the
+ * garbage collector (measured: a third of the server's CPU for 100 B to
+ * 64 KiB files).
+ */
+const spareBuffers: Uint8Array[] = [];
+const SPARE_BUFFERS_KEPT = 8;
+
+function takeBuffer(): Uint8Array {
+  return spareBuffers.pop() ?? new Uint8Array(RECEIVE_BUFFER_BYTES);
+}
+
+function returnBuffer(buffer: Uint8Array): void {
+  if (spareBuffers.length < SPARE_BUFFERS_KEPT) spareBuffers.push(buffer);
+}
+
+/**
+ * Reads the client's bytes to EOF, handing them to `write` in chunks of
+ * {@link RECEIVE_BUFFER_BYTES} (the last one shorter); `write` must copy
+ * what it keeps, as the buffer is reused once its promise settles. One
+ * write runs at a time, in order, while the next buffer fills (two buffers
+ * per upload), so socket and storage work overlap. A reset connection is an
+ * error, never an end: only a clean EOF completes; on a lost connection the
+ * bytes that did arrive are written first, for keep_partial_uploads.
  */
 export async function receiveFromClient(
   write: (chunk: Uint8Array) => Promise<void>,
   transfer: TransferContext,
 ): Promise<void> {
-  const buffer = new Uint8Array(RECEIVE_BUFFER_BYTES);
-  while (true) {
-    let read: number | null;
-    try {
-      read = await transfer.conn.read(buffer);
-    } catch {
-      transfer.signal.throwIfAborted();
-      throw new ConnectionLost("Data connection broken; upload not completed");
+  const buffers = [takeBuffer()];
+  let current = 0;
+  let filled = 0;
+  let writing: Promise<void> = Promise.resolve();
+  /** Starts writing the current buffer once the previous write is done; switches buffers. */
+  const handOver = async () => {
+    await writing;
+    const chunk = buffers[current].subarray(0, filled);
+    writing = write(chunk);
+    // Awaited later; until then a rejection must not count as unhandled.
+    writing.catch(() => {});
+    current = 1 - current;
+    buffers[current] ??= takeBuffer();
+    filled = 0;
+  };
+  try {
+    while (true) {
+      const read = await readSome(buffers[current].subarray(filled), transfer);
+      if (read === null) break;
+      transfer.progress(read);
+      filled += read;
+      if (filled === RECEIVE_BUFFER_BYTES) await handOver();
     }
-    transfer.signal.throwIfAborted();
-    if (read === null) return transfer.dataEnded();
-    transfer.progress(read);
-    await write(buffer.subarray(0, read));
+    transfer.dataEnded();
+    if (filled > 0) await handOver();
+    await writing;
+  } catch (error) {
+    // A storage failure is the news, even when the connection broke after it.
+    const failed = await writing.then(() => null, (failure: unknown) => failure ?? error);
+    if (failed) throw failed;
+    if (error instanceof ConnectionLost && filled > 0) {
+      await write(buffers[current].subarray(0, filled));
+    }
+    throw error;
+  } finally {
+    // A write still running owns its buffer: wait before reusing either.
+    await writing.catch(() => {});
+    buffers.forEach(returnBuffer);
   }
+}
+
+/** One read from the data connection; `null` at a clean EOF. */
+async function readSome(buffer: Uint8Array, transfer: TransferContext): Promise<number | null> {
+  let read: number | null;
+  try {
+    read = await transfer.conn.read(buffer);
+  } catch {
+    transfer.signal.throwIfAborted();
+    throw new ConnectionLost("Data connection broken; upload not completed");
+  }
+  transfer.signal.throwIfAborted();
+  return read;
 }
 
 /**
