@@ -3,7 +3,7 @@
  * is hard to reach through FTP (multipart copy, endpoint forms).
  */
 
-import { PartBufferPool } from "../src/storage/buffers.ts";
+import { PartBufferPool } from "../src/storage/cos/buffers.ts";
 import { createCosClient } from "../src/storage/cos/client.ts";
 import { CosStorage } from "../src/storage/cos/storage.ts";
 import { assertEquals } from "./support/assert.ts";

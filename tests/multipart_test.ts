@@ -9,8 +9,8 @@ import {
   MultipartWriter,
   type ObjectTarget,
   partSize,
-} from "../src/storage/multipart.ts";
-import { PartBufferPool } from "../src/storage/buffers.ts";
+} from "../src/storage/cos/multipart.ts";
+import { PartBufferPool } from "../src/storage/cos/buffers.ts";
 import type { Entry } from "../src/storage/types.ts";
 import { assert, assertEquals, assertRejects } from "./support/assert.ts";
 import { randomBytes } from "./support/server.ts";

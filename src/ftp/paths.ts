@@ -47,12 +47,4 @@ export function dirKey(path: string): string {
   return path === "/" ? "" : `${path.slice(1)}/`;
 }
 
-/** The directory containing `path` ("/a/b" -> "/a"). */
-export function parentPath(path: string): string {
-  return path.slice(0, path.lastIndexOf("/")) || "/";
-}
-
-/** The last segment of `path` ("/a/b" -> "b", "/" -> "/"). */
-export function baseName(path: string): string {
-  return path === "/" ? "/" : path.slice(path.lastIndexOf("/") + 1);
-}
+export { baseName, parentPath } from "../storage/keys.ts";

@@ -8,6 +8,7 @@
  */
 
 import { StorageError } from "./errors.ts";
+import { baseName, parentPath } from "./keys.ts";
 import type { Entry, ListOptions, ReadOptions, Storage, WriteOptions, WriteSink } from "./types.ts";
 
 /** Name of the staging directory inside the root; no key may use it. */
@@ -349,15 +350,6 @@ function statEntry(path: string, name: string): Entry | null {
   } catch {
     return null;
   }
-}
-
-function baseName(key: string): string {
-  const trimmed = key.replace(/\/$/, "");
-  return trimmed.slice(trimmed.lastIndexOf("/") + 1);
-}
-
-function parentPath(path: string): string {
-  return path.slice(0, path.lastIndexOf("/")) || "/";
 }
 
 /** Translates file-system errors (by errno code) into storage kinds. */

@@ -10,7 +10,7 @@ import { GuardRegistry } from "./cos/guards.ts";
 import type { GuardLog } from "./cos/guard.ts";
 import type { StorageError } from "./errors.ts";
 import { LocalStorage } from "./local.ts";
-import { PartBufferPool } from "./buffers.ts";
+import { PartBufferPool } from "./cos/buffers.ts";
 import type { Storage } from "./types.ts";
 
 /** What all storages of one server share. */

@@ -7,8 +7,8 @@
  *
  * COS uploads hold part buffers from one process-wide budget: per upload at
  * most `upload_thread_num` parts in flight plus one filling. Every transfer
- * also holds a 256 KiB receive buffer, 1 MiB file batches (local storage)
- * and socket and HTTP stream buffers: 4 MiB covers them. 64 MiB is the
+ * also holds two 1 MiB receive buffers (uploads) or 1 MiB file reads
+ * (local downloads) and socket and HTTP stream buffers: 4 MiB covers them. 64 MiB is the
  * garbage collector's headroom above the idle process. A verified COS
  * download holds at most two 1 MiB batches for the CRC worker
  * (src/storage/crc_worker.ts), whose own memory is in the idle RSS.

@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { ObjectTarget } from "../multipart.ts";
+import type { ObjectTarget } from "./multipart.ts";
 import { StorageError } from "../errors.ts";
 import type { UploadGuard } from "./guard.ts";
 

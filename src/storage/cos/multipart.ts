@@ -13,17 +13,11 @@
  * @module
  */
 
-import { StorageError } from "./errors.ts";
-import { DEFAULT_RETRY, type RetryPolicy, withRetry } from "./retry.ts";
+import { StorageError } from "../errors.ts";
+import { DEFAULT_RETRY, type RetryPolicy, withRetry } from "../retry.ts";
 import { PartBuffer, type PartBufferPool } from "./buffers.ts";
-import type { Entry, WriteSink } from "./types.ts";
-
-/** COS limits (multipart upload). */
-export const MAX_PARTS = 10_000;
-export const MAX_PART_BYTES = 5 * 1024 ** 3;
-
-/** COS's smallest part (but the last). */
-export const MIN_PART_BYTES = 1024 * 1024;
+import { MAX_PART_BYTES, MAX_PARTS, MIN_PART_BYTES } from "./limits.ts";
+import type { Entry, WriteSink } from "../types.ts";
 
 /** Parts per size step: the part size doubles every this many parts. */
 export const GROWTH_EVERY_PARTS = 100;

@@ -11,10 +11,12 @@
 
 import type { CosStorageConfig } from "../../config/types.ts";
 import { StorageError } from "../errors.ts";
-import { MAX_PART_BYTES, MIN_PART_BYTES, MultipartWriter } from "../multipart.ts";
-import type { ObjectTarget } from "../multipart.ts";
+import { baseName } from "../keys.ts";
+import { MAX_PART_BYTES, MIN_PART_BYTES } from "./limits.ts";
+import { MultipartWriter } from "./multipart.ts";
+import type { ObjectTarget } from "./multipart.ts";
 import { withRetry } from "../retry.ts";
-import type { PartBufferPool } from "../buffers.ts";
+import type { PartBufferPool } from "./buffers.ts";
 import type {
   Entry,
   ListOptions,
@@ -360,9 +362,4 @@ export class CosStorage implements Storage {
   #objectParams(key: string) {
     return { ...this.#bucketParams(), Key: this.#key(key) };
   }
-}
-
-function baseName(key: string): string {
-  const trimmed = key.replace(/\/$/, "");
-  return trimmed.slice(trimmed.lastIndexOf("/") + 1);
 }

@@ -26,7 +26,7 @@ import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
 import { crc64 } from "../crc64.ts";
 import { StorageError } from "../errors.ts";
-import type { Body, ObjectTarget } from "../multipart.ts";
+import type { Body, ObjectTarget } from "./multipart.ts";
 import type { Entry } from "../types.ts";
 import type { CosClient } from "./client.ts";
 import { fromCosError } from "./errors.ts";
