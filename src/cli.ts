@@ -264,9 +264,10 @@ function failureText(error: unknown, storage?: StorageConfig): string {
 }
 
 function describeStorage(storage: StorageConfig): string {
-  if (storage.kind === "local") return `local ${storage.root}`;
-  const where = storage.endpoint || storage.region;
-  return `cos ${storage.bucket}${storage.prefix ? `/${storage.prefix}` : ""} at ${where}`;
+  if (storage.kind === "local") return `local ${printable(storage.root, 300)}`;
+  const where = printable(storage.endpoint || storage.region);
+  const prefix = storage.prefix ? `/${printable(storage.prefix)}` : "";
+  return `cos ${storage.bucket}${prefix} at ${where}`;
 }
 
 async function serve(config: ServerConfig, files: FileUse[]): Promise<number> {

@@ -364,7 +364,7 @@ login_users = alice:pa:ss#1:rw; bob:x:RO;carol:c:WO;;
   assert.ok(config.users.every((u) => !u.canDelete && u.account === 0));
 });
 
-Deno.test("login_users errors name the entry, never the password", () => {
+Deno.test("login_users errors name the entry, never the password nor a fragment", () => {
   const text = `[COS_ACCOUNT]
 storage = local
 cos_user_home_dir = /data/shared
@@ -373,13 +373,17 @@ login_users = alice:topsecret;:pw:RW;bob::RW;carol:pw2:RX
 `;
   const errors = errorsOf(text);
   assert.deepEqual(errors, [
-    "test.conf:5: login_users: entry 1 must be user:password:authority, e.g. user1:pass1:RW",
+    "test.conf:5: login_users: entry 1 must be user:password:authority, e.g. user1:pass1:RW " +
+    "(a password holding ';' splits its entry)",
     "test.conf:5: login_users: entry 2 has an empty user name",
-    'test.conf:5: login_users: entry 3 (user "bob") has an empty password',
-    'test.conf:5: login_users: entry 4 (user "carol"): authority "RX" is not valid: use ' +
-    "letters R (read) and W (write), e.g. RW, RO or WO",
+    "test.conf:5: login_users: entry 3 has an empty password",
+    "test.conf:5: login_users: entry 4: the authority (after the last ':') is not valid: use " +
+    "letters R and W, e.g. RW, RO or WO",
   ]);
   assert.ok(errors.every((e) => !e.includes("topsecret") && !e.includes("pw2")));
+  // A password holding ';' and ':' splits into a fragment that looks like an entry.
+  const split = errorsOf(text.replace(/login_users = .*/, "login_users = al:Sup3r;col#x:RW"));
+  assert.ok(split.every((e) => !e.includes("col#x") && !e.includes("Sup3r")), split.join("\n"));
 });
 
 Deno.test("login_users without [COS_ACCOUNT], or listing nobody", () => {

@@ -6,6 +6,7 @@
 
 import { resolve } from "node:path";
 import type { IssueLog } from "./issues.ts";
+import { quoted } from "./show.ts";
 import { readValue, type SectionIndex, type SectionReader } from "./sections.ts";
 import type { ServerConfig, TlsConfig } from "./types.ts";
 import {
@@ -18,6 +19,7 @@ import {
   parseListenAddress,
   parseLogLevel,
   parseMasquerade,
+  parsePath,
   parsePortRange,
   type Parser,
   parseTlsVersion,
@@ -45,7 +47,9 @@ const FILE_SIZE = sizeIn(
 /** COS's Last-Modified has whole seconds, so shorter leases could not be told from stale ones. */
 const LEASE_INTERVAL: Parser<number> = (raw) => {
   const parsed = secondsIn(3600, "")(raw);
-  if (parsed.ok && parsed.value < 1000) return fail(`must be at least 1 second, got "${raw}"`);
+  if (parsed.ok && parsed.value < 1000) {
+    return fail(`must be at least 1 second, got ${quoted(raw)}`);
+  }
   return parsed;
 };
 
@@ -53,7 +57,7 @@ const LEASE_INTERVAL: Parser<number> = (raw) => {
 const parseInstanceName: Parser<string> = (raw) =>
   /^[A-Za-z0-9_-]{1,64}$/.test(raw)
     ? ok(raw)
-    : fail(`must be 1 to 64 letters, digits, "_" or "-", got "${raw}"`);
+    : fail(`must be 1 to 64 letters, digits, "_" or "-", got ${quoted(raw)}`);
 
 /** Defaults of a config file; `logDir` is relative to the working directory. */
 export const DEFAULT_SETTINGS: Readonly<GlobalSettings> = {
@@ -111,7 +115,7 @@ export function readGlobals(index: SectionIndex, cwd: string, log: IssueLog): Gl
 function readFtps(section: SectionReader, cwd: string, log: IssueLog): TlsConfig {
   const d = DEFAULT_SETTINGS.tls;
   const path = (key: string) => {
-    const value = section.get(key)?.value ?? "";
+    const value = readValue(section, key, parsePath, "", log);
     return value === "" || isDefaultValue(value) ? "" : resolve(cwd, value);
   };
   const tls: TlsConfig = {
@@ -198,7 +202,7 @@ function readOptionalValues(section: SectionReader, cwd: string, log: IssueLog):
     maxConnections: read("max_connection_num", unlimited(1e6), d.maxConnections),
     maxListFile: read("max_list_file", unlimited(1e7), d.maxListFile),
     logLevel: readValue(section, "log_level", parseLogLevel, d.logLevel, log),
-    logDir: readLogDir(section, cwd),
+    logDir: readLogDir(section, cwd, log),
     shutdownGraceMs: read("shutdown_grace_period", seconds, d.shutdownGraceMs),
     idleTimeoutMs: read("idle_timeout", seconds, d.idleTimeoutMs),
     dataTimeoutMs: read("data_timeout", seconds, d.dataTimeoutMs),
@@ -240,7 +244,7 @@ function readOptionalValues(section: SectionReader, cwd: string, log: IssueLog):
 }
 
 /** `none` or `-` = stderr only; anything else is a directory relative to `cwd`. */
-function readLogDir(section: SectionReader, cwd: string): string {
-  const value = section.get("log_dir")?.value ?? DEFAULT_SETTINGS.logDir;
+function readLogDir(section: SectionReader, cwd: string, log: IssueLog): string {
+  const value = readValue(section, "log_dir", parsePath, DEFAULT_SETTINGS.logDir, log);
   return value.toLowerCase() === "none" || value === "-" ? "" : resolve(cwd, value);
 }

@@ -8,8 +8,10 @@
 import { resolve, sep } from "node:path";
 import type { AccountContext } from "./accounts.ts";
 import type { IssueLog } from "./issues.ts";
-import type { SectionReader } from "./sections.ts";
+import { readValue, type SectionReader } from "./sections.ts";
+import { printable } from "./show.ts";
 import type { StorageChoice } from "./storage.ts";
+import { parsePath } from "./values.ts";
 
 /** An account's absolute home_dir and where it was set. */
 export interface PlacedHome {
@@ -26,7 +28,10 @@ export function readHomeDir(
 ): PlacedHome | null {
   const entry = section.first("home_dir", "cos_user_home_dir");
   if (entry !== undefined) {
-    return { section: section.name, dir: resolve(ctx.cwd, entry.value), line: entry.line };
+    const dir = readValue(section, entry.key, parsePath, null, ctx.log);
+    return dir === null
+      ? null
+      : { section: section.name, dir: resolve(ctx.cwd, dir), line: entry.line };
   }
   const localRoot = section.get("local_root");
   if (choice.storage?.kind === "local" && localRoot !== undefined) {
@@ -50,8 +55,8 @@ export function checkHomeDirs(homes: PlacedHome[], log: IssueLog): void {
       log.error(
         home.line,
         "home_dir",
-        `${home.dir} of [${home.section}] ${relation} ` +
-          `${earlier.dir} of [${earlier.section}] (line ${earlier.line}); ` +
+        `${printable(home.dir)} of [${home.section}] ${relation} ` +
+          `${printable(earlier.dir)} of [${earlier.section}] (line ${earlier.line}); ` +
           "each account needs its own home_dir, not inside another's",
       );
     }

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { mayHoldSecret } from "./show.ts";
 import type { ConfigIssue } from "./types.ts";
 
 /** One `key = value` line. */
@@ -58,9 +59,15 @@ function parseHeader(text: string, line: number, file: string, doc: IniDocument)
   if (close < 0) {
     issue(doc, file, line, "", "section header is missing its closing ']'");
   } else if (rest !== "" && !rest.startsWith("#") && !rest.startsWith(";")) {
-    issue(doc, file, line, `[${name}]`, "unexpected text after the section header");
+    issue(doc, file, line, sectionShown(name), "unexpected text after the section header");
   } else if (name === "") {
     issue(doc, file, line, "[]", "section name is empty");
+  } else if (sectionShown(name) === "") {
+    // Its entries still go under it, so they are not read as the previous section's.
+    doc.sections.push({ name: "(unnamed)", line, entries: [] });
+    const message = "a section name is 1 to 64 letters, digits, '_', '-', '.' or spaces; " +
+      "this one is not shown, it may hold a secret";
+    issue(doc, file, line, "", message);
   } else {
     doc.sections.push({ name, line, entries: [] });
   }
@@ -78,17 +85,38 @@ function parseEntry(text: string, line: number, file: string, doc: IniDocument):
   const section = doc.sections.at(-1);
   if (key === "") {
     issue(doc, file, line, "", "missing key before '='");
+  } else if (/\s/.test(key)) {
+    // `cos_secretkey  Top=Secret`: a lost '=' before a value that holds one.
+    const message = "expected 'key = value': the text before the first '=' is not one key " +
+      "name (a missing '='?); the line is not shown, it may hold a secret";
+    issue(doc, file, line, "", message);
   } else if (section === undefined) {
-    issue(doc, file, line, key, "key is outside any [section]; put it under its section header");
+    issue(
+      doc,
+      file,
+      line,
+      keyShown(key),
+      "key is outside any [section]; put it under its section header",
+    );
   } else {
     section.entries.push({ key, value, line });
   }
+}
+
+/** The key as messages may show it: a plain name, or "" for anything else (maybe a secret). */
+export function keyShown(key: string): string {
+  return /^[a-z0-9_.-]{1,64}$/.test(key) ? key : "";
 }
 
 /** Only `#`/`;` after whitespace starts a comment, so `a:b:RW;c:d:RW` and `p#ss` survive. */
 function stripInlineComment(value: string): string {
   const match = /\s[#;]/.exec(value);
   return match === null ? value : value.slice(0, match.index);
+}
+
+/** `[NAME]` for messages, or "" when the name is not a plain one (it may be a joined line). */
+export function sectionShown(name: string): string {
+  return /^[\w. -]{1,64}$/.test(name) && !mayHoldSecret(name) ? `[${name}]` : "";
 }
 
 function issue(doc: IniDocument, file: string, line: number, key: string, message: string): void {

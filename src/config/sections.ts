@@ -5,8 +5,9 @@
  * @module
  */
 
-import type { IniEntry, IniSection } from "./ini.ts";
+import { type IniEntry, type IniSection, keyShown } from "./ini.ts";
 import type { IssueLog } from "./issues.ts";
+import { isSecretName } from "./show.ts";
 import { isDefaultValue, type Parser } from "./values.ts";
 
 /** Keys of a `[COS_ACCOUNT*]` section (original names, older aliases and ours). */
@@ -143,13 +144,17 @@ function fillSection(section: IniSection, log: IssueLog): SectionReader {
   if (known === undefined) {
     log.warn(section.line, `[${section.name}]`, "unknown section, ignored");
   }
+  const secretLines = new Set(
+    section.entries.filter((entry) => isSecretName(entry.key)).map((entry) => entry.line),
+  );
   for (const entry of section.entries) {
     const earlier = reader.add(entry);
+    const key = secretLines.has(entry.line - 1) ? "" : keyShown(entry.key);
     if (earlier !== undefined) {
       const message = `set twice in [${section.name}] (first at line ${earlier.line}); remove one`;
-      log.error(entry.line, entry.key, message);
+      log.error(entry.line, key, message);
     } else if (known !== undefined) {
-      checkKnown(entry, section.name, known, log);
+      checkKnown({ ...entry, key }, entry.key, section.name, known, log);
     }
   }
   return reader;
@@ -160,12 +165,24 @@ function knownKeys(name: string): readonly string[] | undefined {
   return upper.startsWith("COS_ACCOUNT") ? ACCOUNT_KEYS : GLOBAL_KEYS[upper];
 }
 
-function checkKnown(entry: IniEntry, section: string, known: readonly string[], log: IssueLog) {
-  const ignored = IGNORED_KEYS[entry.key];
+/**
+ * `entry.key` is the key as messages may show it: "" when it is not a plain name, or when
+ * the line follows a secret's line and may be the rest of the secret, split by a stray
+ * newline; `key` is the real one.
+ */
+function checkKnown(
+  entry: IniEntry,
+  key: string,
+  section: string,
+  known: readonly string[],
+  log: IssueLog,
+) {
+  const ignored = IGNORED_KEYS[key];
   if (ignored !== undefined && section.toUpperCase() === "OPTIONAL") {
-    log.warn(entry.line, entry.key, ignored);
-  } else if (!known.includes(entry.key)) {
-    log.warn(entry.line, entry.key, `unknown key in [${section}], ignored`);
+    log.warn(entry.line, key, ignored);
+  } else if (!known.includes(key)) {
+    const what = entry.key === "" ? "a key (not shown: it may be part of a secret)" : "key";
+    log.warn(entry.line, entry.key, `unknown ${what} in [${section}], ignored`);
   }
 }
 

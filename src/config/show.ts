@@ -10,7 +10,7 @@
 export const MAX_SHOWN = 80;
 
 /** Key names that say the value is a credential. */
-const SECRET_NAME = /secret|passw|pwd|token|login_users|credential|private/i;
+const SECRET_NAME = /secret|passw|pwd|token|login_users|credential/i;
 
 /** True when a key's name says its value is secret (`cos_secretkey`, `*_password`, ...). */
 export function isSecretName(key: string): boolean {

@@ -8,11 +8,13 @@
 import { resolve } from "node:path";
 import type { AccountContext } from "./accounts.ts";
 import { readRequired, readValue, type SectionReader } from "./sections.ts";
+import { printable } from "./show.ts";
 import type { CosStorageConfig, LocalStorageConfig, StorageConfig } from "./types.ts";
 import {
   isPlaceholder,
   parseBucket,
   parseCosPrefix,
+  parsePath,
   parseProtocol,
   parseStorageKind,
   parseToken,
@@ -103,12 +105,15 @@ function readLocal(
     ctx.log.error(section.line, "local_root", message);
     return null;
   }
-  const root = resolve(ctx.cwd, entry.value);
+  const path = readValue(section, entry.key, parsePath, null, ctx.log);
+  if (path === null) return null;
+  const root = resolve(ctx.cwd, path);
   if (warnChosen) {
     const [ownId, sharedId] = envNames(section, "cos_secretid");
     const [ownKey, sharedKey] = envNames(section, "cos_secretkey");
     const message = "account has no COS credentials (cos_secretid/cos_secretkey, or env " +
-      `${ownId}/${ownKey} or ${sharedId}/${sharedKey}) and uses local storage at ${root}; ` +
+      `${ownId}/${ownKey} or ${sharedId}/${sharedKey}) and uses local storage at ` +
+      `${printable(root)}; ` +
       "set storage = local to make that explicit";
     ctx.log.warn(section.line, `[${section.name}]`, message);
   }

@@ -10,6 +10,7 @@ import type { IniEntry } from "./ini.ts";
 import type { IssueLog } from "./issues.ts";
 import { readRequired, readValue, type SectionReader } from "./sections.ts";
 import type { UserConfig } from "./types.ts";
+import { quoted } from "./show.ts";
 import { ok, parseAuthority, parseBool } from "./values.ts";
 
 /** A user and where it was defined, for duplicate messages. */
@@ -52,52 +53,61 @@ export function readSectionUser(
   return { user, place: `[${section.name}]`, line, key: "ftp_login_user_name" };
 }
 
-/** `user:password:authority;...`; the password is everything between the first and last `:`. */
+/**
+ * `user:password:authority;...`; the password is everything between the first and last `:`.
+ * A password holding `;` splits its entry, so a fragment may be a password's tail: when any
+ * entry is malformed, messages name entries by number only and no user of the line is used.
+ */
 export function readLoginUsers(
   entry: IniEntry,
   account: number,
   canDelete: boolean,
   log: IssueLog,
 ): PlacedUser[] {
-  const users: PlacedUser[] = [];
   const items = entry.value.split(";").map((item) => item.trim());
   if (items.every((item) => item === "")) {
     log.error(entry.line, entry.key, "lists no users; expected user:password:authority;...");
   }
-  items.forEach((item, index) => {
-    if (item === "") return;
-    const user = parseLoginUser(item, `entry ${index + 1}`, entry, log);
-    if (user === null) return;
+  const parsed = items.map((item, index) => item === "" ? null : splitLoginUser(item, index + 1));
+  const problems = parsed.filter((fields) => typeof fields === "string");
+  for (const problem of problems) log.error(entry.line, entry.key, problem);
+  if (problems.length > 0) return [];
+  const users: PlacedUser[] = [];
+  for (const [index, fields] of parsed.entries()) {
+    if (fields === null || typeof fields === "string") continue;
+    const who = `entry ${index + 1} (user ${quoted(fields.name)}): `;
+    if (!checkPassword(fields.password, entry, who, log)) continue;
     const place = "[FTP_ACCOUNT] login_users";
-    users.push({ user: { ...user, canDelete, account }, place, line: entry.line, key: entry.key });
-  });
+    users.push({
+      user: { ...fields, canDelete, account },
+      place,
+      line: entry.line,
+      key: entry.key,
+    });
+  }
   return users;
 }
 
 type LoginFields = Pick<UserConfig, "name" | "password" | "canRead" | "canWrite">;
 
-function parseLoginUser(
-  item: string,
-  label: string,
-  entry: IniEntry,
-  log: IssueLog,
-): LoginFields | null {
+/** The entry's fields, or what is wrong with it, quoting none of it. */
+function splitLoginUser(item: string, number: number): LoginFields | string {
+  const label = `entry ${number}`;
   const first = item.indexOf(":");
   const last = item.lastIndexOf(":");
   if (first < 0 || first === last) {
-    const message = `${label} must be user:password:authority, e.g. user1:pass1:RW`;
-    log.error(entry.line, entry.key, message);
-    return null;
+    return `${label} must be user:password:authority, e.g. user1:pass1:RW (a password ` +
+      "holding ';' splits its entry)";
   }
   const name = item.slice(0, first).trim();
   const password = item.slice(first + 1, last);
   const authority = parseAuthority(item.slice(last + 1).trim());
-  const who = name === "" ? label : `${label} (user "${name}")`;
-  if (name === "") log.error(entry.line, entry.key, `${label} has an empty user name`);
-  if (password === "") log.error(entry.line, entry.key, `${who} has an empty password`);
-  if (!authority.ok) log.error(entry.line, entry.key, `${who}: authority ${authority.message}`);
-  if (name === "" || password === "" || !authority.ok) return null;
-  if (!checkPassword(password, entry, `${who}: `, log)) return null;
+  if (name === "") return `${label} has an empty user name`;
+  if (password === "") return `${label} has an empty password`;
+  if (!authority.ok) {
+    return `${label}: the authority (after the last ':') is not valid: use letters R and W, ` +
+      "e.g. RW, RO or WO";
+  }
   return { name, password, ...authority.value };
 }
 
@@ -129,7 +139,7 @@ export function checkUsers(users: PlacedUser[], log: IssueLog): void {
       seen.set(placed.user.name, placed);
       continue;
     }
-    const message = `user "${placed.user.name}" in ${placed.place} is already defined in ` +
+    const message = `user ${quoted(placed.user.name)} in ${placed.place} is already defined in ` +
       `${earlier.place} (line ${earlier.line}); user names must be unique`;
     log.error(placed.line, placed.key, message);
   }

@@ -6,6 +6,7 @@
  */
 
 import { isIP } from "node:net";
+import { mayHoldSecret, quoted } from "./show.ts";
 import type { LogLevel } from "./types.ts";
 
 /** A parsed value, or why it was rejected (without echoing secrets). */
@@ -33,7 +34,7 @@ export function isDefaultValue(raw: string): boolean {
 export function integerIn(min: number, max: number, note = ""): Parser<number> {
   const range = `a whole number from ${min} to ${max}${note}`;
   return (raw) => {
-    if (!/^\+?\d+$/.test(raw)) return fail(`must be ${range}, got "${raw}"`);
+    if (!/^\+?\d+$/.test(raw)) return fail(`must be ${range}, got ${quoted(raw)}`);
     const value = Number(raw);
     return value >= min && value <= max ? ok(value) : fail(`${value} is out of range: ${range}`);
   };
@@ -76,7 +77,7 @@ export function describeBytes(bytes: number): string {
 export function secondsIn(maxSeconds: number, note = ""): Parser<number> {
   const range = `a number of seconds from 0 to ${maxSeconds}${note}`;
   return (raw) => {
-    if (!/^\+?(\d+\.?\d*|\.\d+)$/.test(raw)) return fail(`must be ${range}, got "${raw}"`);
+    if (!/^\+?(\d+\.?\d*|\.\d+)$/.test(raw)) return fail(`must be ${range}, got ${quoted(raw)}`);
     const seconds = Number(raw);
     if (seconds > maxSeconds) return fail(`${raw} is out of range: ${range}`);
     return ok(Math.round(seconds * 1000));
@@ -112,7 +113,9 @@ export const parseAuthority: Parser<Authority> = (raw) => {
   const canRead = upper.includes("R");
   const canWrite = upper.includes("W");
   if (!/^[RWO]+$/.test(upper) || (!canRead && !canWrite)) {
-    return fail(`"${raw}" is not valid: use letters R (read) and W (write), e.g. RW, RO or WO`);
+    return fail(
+      `${quoted(raw)} is not valid: use letters R (read) and W (write), e.g. RW, RO or WO`,
+    );
   }
   return ok({ canRead, canWrite });
 };
@@ -137,7 +140,7 @@ export const parseLogLevel: Parser<LogLevel> = (raw) => {
 export const parsePortRange: Parser<{ min: number; max: number }> = (raw) => {
   const usage = `must be two ports from 1 to 65535 as "first,last" or "first-last"`;
   const match = /^(\d+)\s*[,-]\s*(\d+)$/.exec(raw);
-  if (match === null) return fail(`${usage}, got "${raw}"`);
+  if (match === null) return fail(`${usage}, got ${quoted(raw)}`);
   const [min, max] = [Number(match[1]), Number(match[2])];
   if (min < 1 || max > 65535) return fail(`${raw} is out of range: ${usage}`);
   return min <= max ? ok({ min, max }) : fail(`first port ${min} is greater than last port ${max}`);
@@ -158,7 +161,7 @@ export const parseMasquerade: Parser<string> = (raw) => {
     return fail(`IPv6 cannot be announced: PASV replies carry IPv4 only; use IPv4 or a host name`);
   }
   if (isIP(raw) === 4) return ok(raw);
-  if (/^[\d.]+$/.test(raw)) return fail(`"${raw}" is not a valid IPv4 address`);
+  if (/^[\d.]+$/.test(raw)) return fail(`${quoted(raw)} is not a valid IPv4 address`);
   return isHostName(raw) ? ok(raw) : fail(`must be an IPv4 address or a DNS host name`);
 };
 
@@ -206,12 +209,27 @@ export const parseCosPrefix: Parser<string> = (raw) => {
 
 /** Free text without whitespace inside, e.g. a region or an endpoint. */
 export const parseToken: Parser<string> = (raw) => {
-  return /\s/.test(raw) ? fail(`must not contain spaces`) : ok(raw);
+  if (/[\s\p{Cc}]/u.test(raw)) return fail(`must not contain spaces or control characters`);
+  return mayHoldSecret(raw)
+    ? fail(`must not contain "=" or a secret key's name (two lines joined? the value is not shown)`)
+    : ok(raw);
+};
+
+/**
+ * A file or directory path. `=` is refused: it is rare in paths and usual where a lost
+ * newline joined two lines, whose second half (maybe a secret) would then be printed
+ * wherever the path is.
+ */
+export const parsePath: Parser<string> = (raw) => {
+  if (raw.includes("=")) {
+    return fail(`must not contain "=" (two lines joined? the value is not shown)`);
+  }
+  return /\p{Cc}/u.test(raw) ? fail(`must not contain control characters`) : ok(raw);
 };
 
 /** `1.2` or `1.3` (also written TLSv1.2, tls1.3). */
 export const parseTlsVersion: Parser<"1.2" | "1.3"> = (raw) => {
   const version = raw.trim().toLowerCase().replace(/^tls\s*v?/, "");
   if (version === "1.2" || version === "1.3") return ok(version);
-  return fail(`"${raw}" is not a TLS version: use 1.2 or 1.3`);
+  return fail(`${quoted(raw)} is not a TLS version: use 1.2 or 1.3`);
 };
