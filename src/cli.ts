@@ -8,10 +8,10 @@
 import { checkFiles, type FileCheckMode, type FileUse, fileUsesOf } from "./config/files.ts";
 import { embeddedDefaultConfig, formatIssue, loadConfigFile } from "./config/load.ts";
 import { printable } from "./config/show.ts";
-import type { ConfigIssue, ServerConfig, StorageConfig } from "./config/types.ts";
-import { openStorage, storageContext } from "./storage/open.ts";
+import type { ConfigIssue, ServerConfig } from "./config/types.ts";
+import { storageContext } from "./storage/open.ts";
 import { FtpServer } from "./ftp/server.ts";
-import { loadTlsMaterial } from "./ftp/tls.ts";
+import { describeAccount, failureText, loadTls, probeAccount } from "./ftp/resources.ts";
 import { Logger } from "./log.ts";
 import { hashPassword } from "./password.ts";
 import { DEFAULT_OLDER_THAN_MS, parseDuration, runLeftovers } from "./leftovers_cli.ts";
@@ -215,7 +215,7 @@ function describeEmbeddedDefault(config: ServerConfig): string {
   ].join("\n");
 }
 
-/** Validates and probes every account's storage; 0 when all answer. */
+/** Validates and probes every account's storage and the FTPS files; 0 when all are usable. */
 async function check(config: ServerConfig, files: FileUse[]): Promise<number> {
   if (!(await filesUsable(files, "check"))) {
     console.error(`${config.source}: names files the server cannot use; not valid`);
@@ -226,48 +226,18 @@ async function check(config: ServerConfig, files: FileUse[]): Promise<number> {
   const context = storageContext(config);
   let failures = 0;
   for (const account of config.accounts) {
-    const what = `[${account.section}] ${describeStorage(account.storage)}`;
-    try {
-      const storage = await openStorage(account.storage, context);
-      await storage.probe();
-      await storage.close();
-      console.log(`${what}: OK`);
-    } catch (error) {
-      failures++;
-      console.log(`${what}: FAILED: ${failureText(error, account.storage)}`);
-    }
+    const failure = await probeAccount(account, context);
+    if (failure !== null) failures++;
+    console.log(`${describeAccount(account)}: ${failure === null ? "OK" : `FAILED: ${failure}`}`);
   }
-  if (config.tls.certFile !== "") {
-    try {
-      await loadTlsMaterial(config.tls);
-      console.log(`[FTPS] ${config.tls.certFile}: OK`);
-    } catch (error) {
-      failures++;
-      console.log(`[FTPS] FAILED: ${failureText(error)}`);
-    }
+  try {
+    const tls = await loadTls(config);
+    if (tls !== null) console.log(`[FTPS] ${printable(config.tls.certFile)}: OK`);
+  } catch (error) {
+    failures++;
+    console.log(`[FTPS] FAILED: ${failureText(error)}`);
   }
   return failures === 0 ? 0 : 1;
-}
-
-/**
- * An error for the operator: escaped, cut, and without the account's credentials
- * (an SDK message might quote them).
- */
-function failureText(error: unknown, storage?: StorageConfig): string {
-  let text = error instanceof Error ? error.message : String(error);
-  if (storage?.kind === "cos") {
-    for (const secret of [storage.secretId, storage.secretKey]) {
-      text = text.replaceAll(secret, "***");
-    }
-  }
-  return printable(text, 300);
-}
-
-function describeStorage(storage: StorageConfig): string {
-  if (storage.kind === "local") return `local ${printable(storage.root, 300)}`;
-  const where = printable(storage.endpoint || storage.region);
-  const prefix = storage.prefix ? `/${printable(storage.prefix)}` : "";
-  return `cos ${storage.bucket}${prefix} at ${where}`;
 }
 
 async function serve(config: ServerConfig, files: FileUse[]): Promise<number> {

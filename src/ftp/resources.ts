@@ -56,6 +56,27 @@ export async function probeStorages(
   });
 }
 
+/**
+ * Opens one account's storage, probes it and closes it, as `--check` does
+ * for each account in turn: why it failed (safe to print), or `null`.
+ */
+export async function probeAccount(
+  account: AccountConfig,
+  context: StorageContext,
+): Promise<string | null> {
+  try {
+    const storage = await openStorage(account.storage, context);
+    try {
+      await storage.probe();
+    } finally {
+      await storage.close();
+    }
+    return null;
+  } catch (error) {
+    return failureText(error, account.storage);
+  }
+}
+
 /** The FTPS certificate and key, or `null` without FTPS; errors name the file. */
 export async function loadTls(config: ServerConfig): Promise<TlsMaterial | null> {
   return config.tls.certFile === "" ? null : await loadTlsMaterial(config.tls);
@@ -66,10 +87,12 @@ export function describeAccount(account: AccountConfig): string {
   return `[${account.section}] ${describeStorage(account.storage)}`;
 }
 
+/** Root, endpoint and prefix come from the config file: escaped and cut like any of its values. */
 function describeStorage(storage: StorageConfig): string {
-  if (storage.kind === "local") return `local ${storage.root}`;
-  const where = storage.endpoint || storage.region;
-  return `cos ${storage.bucket}${storage.prefix ? `/${storage.prefix}` : ""} at ${where}`;
+  if (storage.kind === "local") return `local ${printable(storage.root, FAILURE_TEXT_CHARS)}`;
+  const where = printable(storage.endpoint || storage.region);
+  const prefix = storage.prefix ? `/${printable(storage.prefix)}` : "";
+  return `cos ${storage.bucket}${prefix} at ${where}`;
 }
 
 /**
