@@ -13,18 +13,16 @@ import {
   OTHER_BUCKET,
   SECRET_ID,
   SECRET_KEY,
-  startCosServer,
 } from "./support/cos_server.ts";
 import { RawClient, readAll, writeAllAndClose } from "./support/raw_client.ts";
 import { randomBytes, sha256, user } from "./support/server.ts";
+import { withServer, withSession, withTempDir } from "./support/kit.ts";
 
 const MIB = 1024 * 1024;
 const encoder = new TextEncoder();
 
 Deno.test("COS: byte-exact round trips at 0, 1, part-1, part, part+1 bytes; small files are one PUT", async () => {
-  const s = await startCosServer();
-  try {
-    const c = await RawClient.login(s.port);
+  await withSession({ storage: "cos" }, async (c, s) => {
     for (const size of [0, 1, MIB - 1, MIB, MIB + 1, 3 * MIB + 7]) {
       const bytes = randomBytes(size);
       const before = s.emulator.requestCounts();
@@ -42,15 +40,11 @@ Deno.test("COS: byte-exact round trips at 0, 1, part-1, part, part+1 bytes; smal
     }
     await c.expect("MDTM f1.bin", 213);
     assertEquals(s.emulator.inflightUploads(), []);
-    c.close();
-  } finally {
-    await s.stop();
-  }
+  });
 });
 
 Deno.test("COS: REST becomes a Range request; a missing key is 550", async () => {
-  const s = await startCosServer();
-  try {
+  await withServer({ storage: "cos" }, async (s) => {
     const bytes = randomBytes(300_000);
     s.emulator.putObject(BUCKET, "r.bin", bytes);
     const c = await RawClient.login(s.port);
@@ -62,14 +56,11 @@ Deno.test("COS: REST becomes a Range request; a missing key is 550", async () =>
     await c.expect("RETR nope.bin", 550);
     await c.expect("SIZE nope.bin", 550);
     c.close();
-  } finally {
-    await s.stop();
-  }
+  });
 });
 
 Deno.test("COS: listings stream 5,000 keys across pages; implicit dirs; markers are not files", async () => {
-  const s = await startCosServer();
-  try {
+  await withServer({ storage: "cos" }, async (s) => {
     for (let i = 0; i < 5000; i++) {
       s.emulator.putObject(BUCKET, `big/k${String(i).padStart(5, "0")}`, encoder.encode("x"));
     }
@@ -95,14 +86,11 @@ Deno.test("COS: listings stream 5,000 keys across pages; implicit dirs; markers 
     );
     await c.expect("CWD /nope", 550);
     c.close();
-  } finally {
-    await s.stop();
-  }
+  });
 });
 
 Deno.test("COS: the first listing bytes arrive before the last page is fetched", async () => {
-  const s = await startCosServer();
-  try {
+  await withServer({ storage: "cos" }, async (s) => {
     for (let i = 0; i < 2500; i++) {
       s.emulator.putObject(BUCKET, `p/k${String(i).padStart(4, "0")}`, new Uint8Array());
     }
@@ -125,14 +113,11 @@ Deno.test("COS: the first listing bytes arrive before the last page is fetched",
     );
     assertEquals((await c.read()).code, 226);
     c.close();
-  } finally {
-    await s.stop();
-  }
+  });
 });
 
 Deno.test("COS: max_list_file cuts the listing and the reply says so", async () => {
-  const s = await startCosServer((c) => c.maxListFile = 1500);
-  try {
+  await withServer({ storage: "cos", adjust: (c) => c.maxListFile = 1500 }, async (s) => {
     for (let i = 0; i < 2200; i++) {
       s.emulator.putObject(BUCKET, `c/k${String(i).padStart(4, "0")}`, new Uint8Array());
     }
@@ -143,14 +128,11 @@ Deno.test("COS: max_list_file cuts the listing and the reply says so", async () 
     assertEquals(names.length, 1500);
     assertMatch((await c.read()).text, /^226 Listing cut at 1500 entries/);
     c.close();
-  } finally {
-    await s.stop();
-  }
+  });
 });
 
 Deno.test("COS: MKD, RMD (empty only, 550 with reasons), DELE exact key only", async () => {
-  const s = await startCosServer();
-  try {
+  await withServer({ storage: "cos" }, async (s) => {
     s.emulator.putObject(BUCKET, "foobar.txt", encoder.encode("fb"));
     const c = await RawClient.login(s.port);
     await c.expect("DELE foo", 550); // never a prefix match
@@ -168,14 +150,11 @@ Deno.test("COS: MKD, RMD (empty only, 550 with reasons), DELE exact key only", a
     await c.expect("RMD d", 250);
     assertEquals(s.emulator.objects(BUCKET), ["foobar.txt"]);
     c.close();
-  } finally {
-    await s.stop();
-  }
+  });
 });
 
 Deno.test("COS: file and directory renames with Chinese and spaced names; the directory limit", async () => {
-  const s = await startCosServer((c) => c.maxRenameObjects = 5);
-  try {
+  await withServer({ storage: "cos", adjust: (c) => c.maxRenameObjects = 5 }, async (s) => {
     const bytes = randomBytes(2 * MIB + 3);
     s.emulator.putObject(BUCKET, "报告 2026/季度 一.bin", bytes);
     s.emulator.putObject(BUCKET, "报告 2026/sub/b+c.txt", encoder.encode("bc"));
@@ -201,15 +180,11 @@ Deno.test("COS: file and directory renames with Chinese and spaced names; the di
     assertMatch(refused.text, /more than 5 objects/);
     assertEquals(s.emulator.objects(BUCKET).filter((k) => k.startsWith("many/")).length, 6);
     c.close();
-  } finally {
-    await s.stop();
-  }
+  });
 });
 
 Deno.test("COS: a part that fails once is retried and the upload succeeds", async () => {
-  const s = await startCosServer();
-  try {
-    const c = await RawClient.login(s.port);
+  await withSession({ storage: "cos" }, async (c, s) => {
     const fault = s.emulator.injectFault({ op: "UploadPart", kind: "status", status: 503, nth: 2 });
     const reset = s.emulator.injectFault({ op: "UploadPart", kind: "reset", nth: 4 });
     const bytes = randomBytes(5 * MIB + 100);
@@ -218,15 +193,11 @@ Deno.test("COS: a part that fails once is retried and the upload succeeds", asyn
     assertEquals(reset.hits, 1);
     assertEquals(s.emulator.getObject(BUCKET, "retried.bin"), bytes);
     assertMatch(await s.logText(), /WARNING storage-retry attempt=1 /);
-    c.close();
-  } finally {
-    await s.stop();
-  }
+  });
 });
 
 Deno.test("COS: a part that keeps failing: 451, no object, no multipart upload left", async () => {
-  const s = await startCosServer();
-  try {
+  await withServer({ storage: "cos" }, async (s) => {
     s.emulator.putObject(BUCKET, "keep.bin", encoder.encode("old"));
     const c = await RawClient.login(s.port);
     s.emulator.injectFault({ op: "UploadPart", kind: "status", status: 500, nth: 2, every: true });
@@ -239,30 +210,24 @@ Deno.test("COS: a part that keeps failing: 451, no object, no multipart upload l
     await eventually(() => s.emulator.inflightUploads().length === 0);
     assertMatch(await s.logText(), /WARNING transfer .*command=STOR .*result="451 .*requestId=\S+/);
     c.close();
-  } finally {
-    await s.stop();
-  }
+  });
 });
 
 Deno.test("COS: a slow last part after the client sent everything is no data timeout", async () => {
-  const s = await startCosServer((config) => config.dataTimeoutMs = 700);
-  try {
-    const c = await RawClient.login(s.port);
-    s.emulator.injectFault({ op: "UploadPart", kind: "delay", ms: 1500, nth: 1, every: true });
-    const bytes = randomBytes(3 * MIB);
-    const final = await c.store("slow.bin", bytes);
-    assertMatch(final.text, /3145728 bytes stored/);
-    assertEquals(s.emulator.getObject(BUCKET, "slow.bin"), bytes);
-    c.close();
-  } finally {
-    await s.stop();
-  }
+  await withSession(
+    { storage: "cos", adjust: (config) => config.dataTimeoutMs = 700 },
+    async (c, s) => {
+      s.emulator.injectFault({ op: "UploadPart", kind: "delay", ms: 1500, nth: 1, every: true });
+      const bytes = randomBytes(3 * MIB);
+      const final = await c.store("slow.bin", bytes);
+      assertMatch(final.text, /3145728 bytes stored/);
+      assertEquals(s.emulator.getObject(BUCKET, "slow.bin"), bytes);
+    },
+  );
 });
 
 Deno.test("COS: a failing CompleteMultipartUpload: 451 and the upload is aborted", async () => {
-  const s = await startCosServer();
-  try {
-    const c = await RawClient.login(s.port);
+  await withSession({ storage: "cos" }, async (c, s) => {
     s.emulator.injectFault({
       op: "CompleteMultipartUpload",
       kind: "status",
@@ -275,15 +240,11 @@ Deno.test("COS: a failing CompleteMultipartUpload: 451 and the upload is aborted
     assertEquals((await c.read()).code, 451);
     assertEquals(s.emulator.getObject(BUCKET, "done.bin"), undefined);
     await eventually(() => s.emulator.inflightUploads().length === 0);
-    c.close();
-  } finally {
-    await s.stop();
-  }
+  });
 });
 
 Deno.test("COS: disconnect or ABOR mid-upload: no object, no multipart upload, the old object intact", async () => {
-  const s = await startCosServer();
-  try {
+  await withServer({ storage: "cos" }, async (s) => {
     s.emulator.putObject(BUCKET, "keep.bin", encoder.encode("old"));
     const c = await RawClient.login(s.port);
     const data = await c.epsv();
@@ -306,37 +267,35 @@ Deno.test("COS: disconnect or ABOR mid-upload: no object, no multipart upload, t
       s.emulator.inflightUploads().length === 0 && s.server.sessionCount === 0
     );
     assertEquals(s.emulator.getObject(BUCKET, "keep.bin"), encoder.encode("old"));
-  } finally {
-    await s.stop();
-  }
+  });
 });
 
 Deno.test("COS: single_file_max_size is 552 with nothing left", async () => {
-  const s = await startCosServer((c) => c.singleFileMaxSize = 2 * MIB);
-  try {
-    const c = await RawClient.login(s.port);
-    const data = await c.epsv();
-    await c.expect("STOR big.bin", 150);
-    await writeAllAndClose(data, randomBytes(3 * MIB)).catch(() => {});
-    assertEquals((await c.read()).code, 552);
-    assertEquals(s.emulator.getObject(BUCKET, "big.bin"), undefined);
-    await eventually(() => s.emulator.inflightUploads().length === 0);
-    c.close();
-  } finally {
-    await s.stop();
-  }
+  await withSession(
+    { storage: "cos", adjust: (c) => c.singleFileMaxSize = 2 * MIB },
+    async (c, s) => {
+      const data = await c.epsv();
+      await c.expect("STOR big.bin", 150);
+      await writeAllAndClose(data, randomBytes(3 * MIB)).catch(() => {});
+      assertEquals((await c.read()).code, 552);
+      assertEquals(s.emulator.getObject(BUCKET, "big.bin"), undefined);
+      await eventually(() => s.emulator.inflightUploads().length === 0);
+    },
+  );
 });
 
 Deno.test("COS: two users on two buckets, one inside a prefix: neither sees the other's keys", async () => {
-  const s = await startCosServer((config, emulator) => {
-    config.accounts.push({
-      section: "B",
-      homeDir: "/b",
-      storage: cosStorage(emulator, OTHER_BUCKET, "team/b/"),
-    });
-    config.users.push(user("bob", "pw", { account: 1 }));
-  });
-  try {
+  await withServer({
+    storage: "cos",
+    adjust: (config, emulator) => {
+      config.accounts.push({
+        section: "B",
+        homeDir: "/b",
+        storage: cosStorage(emulator, OTHER_BUCKET, "team/b/"),
+      });
+      config.users.push(user("bob", "pw", { account: 1 }));
+    },
+  }, async (s) => {
     s.emulator.putObject(OTHER_BUCKET, "outside.txt", encoder.encode("no"));
     const alice = await RawClient.login(s.port);
     const bob = await RawClient.login(s.port, "bob", "pw");
@@ -351,22 +310,22 @@ Deno.test("COS: two users on two buckets, one inside a prefix: neither sees the 
     await alice.expect("RETR /b.txt", 550);
     alice.close();
     bob.close();
-  } finally {
-    await s.stop();
-  }
+  });
 });
 
 Deno.test("COS: an account unreachable at start-up is logged, and the server serves the others", async () => {
-  const s = await startCosServer((config, emulator) => {
-    config.accounts.push({
-      section: "DOWN",
-      homeDir: "/down",
-      // A bucket that does not exist: its probe fails at once, like an unreachable one.
-      storage: cosStorage(emulator, "missing-1250000000"),
-    });
-    config.users.push(user("bob", "pw", { account: 1 }));
-  });
-  try {
+  await withServer({
+    storage: "cos",
+    adjust: (config, emulator) => {
+      config.accounts.push({
+        section: "DOWN",
+        homeDir: "/down",
+        // A bucket that does not exist: its probe fails at once, like an unreachable one.
+        storage: cosStorage(emulator, "missing-1250000000"),
+      });
+      config.users.push(user("bob", "pw", { account: 1 }));
+    },
+  }, async (s) => {
     let log = "";
     for (let i = 0; i < 100 && !/storage-unreachable/.test(log); i++) {
       await new Promise((r) => setTimeout(r, 50));
@@ -379,21 +338,21 @@ Deno.test("COS: an account unreachable at start-up is logged, and the server ser
     await alice.store("a.txt", encoder.encode("served"));
     assertEquals(s.emulator.getObject(BUCKET, "a.txt"), encoder.encode("served"));
     alice.close();
-  } finally {
-    await s.stop();
-  }
+  });
 });
 
 Deno.test("COS: errors map to replies: AccessDenied is 550 with the reason, 5xx is 451, secrets never leak", async () => {
-  const s = await startCosServer((config, emulator) => {
-    config.accounts.push({
-      section: "BAD",
-      homeDir: "/bad",
-      storage: { ...cosStorage(emulator), secretKey: "wrong-secret-key-value" },
-    });
-    config.users.push(user("bad", "pw", { account: 1 }));
-  });
-  try {
+  await withServer({
+    storage: "cos",
+    adjust: (config, emulator) => {
+      config.accounts.push({
+        section: "BAD",
+        homeDir: "/bad",
+        storage: { ...cosStorage(emulator), secretKey: "wrong-secret-key-value" },
+      });
+      config.users.push(user("bad", "pw", { account: 1 }));
+    },
+  }, async (s) => {
     const bad = await RawClient.login(s.port, "bad", "pw");
     const denied = await bad.command("SIZE x");
     assertEquals(denied.code, 550);
@@ -409,15 +368,11 @@ Deno.test("COS: errors map to replies: AccessDenied is 550 with the reason, 5xx 
       !log.includes(SECRET_KEY) && !log.includes("wrong-secret-key-value"),
       "no secret in the log",
     );
-  } finally {
-    await s.stop();
-  }
+  });
 });
 
 Deno.test("COS: a 1 GiB stream round-trips byte-exact", async () => {
-  const s = await startCosServer((c) => c.minPartSize = 8 * MIB);
-  try {
-    const c = await RawClient.login(s.port);
+  await withSession({ storage: "cos", adjust: (c) => c.minPartSize = 8 * MIB }, async (c, s) => {
     const data = await c.epsv();
     await c.expect("STOR huge.bin", 150);
     const writer = data.writable.getWriter();
@@ -450,49 +405,42 @@ Deno.test("COS: a 1 GiB stream round-trips byte-exact", async () => {
     assertEquals(total, 1024 * MIB);
     assert(matches, "downloaded bytes match the stored object");
     assertEquals(s.emulator.inflightUploads(), []);
-    c.close();
-  } finally {
-    await s.stop();
-  }
+  });
 });
 
 Deno.test({
   name: "COS: --check probes every account and reports COS's own error",
   ...needs("curl"),
   async fn() {
-    const s = await startCosServer();
-    const dir = await Deno.makeTempDir();
-    try {
-      const account = (n: number, key: string, bucket: string) =>
-        `[COS_ACCOUNT_${n}]\ncos_secretid = AKIDtestsecretid0000000000000000\ncos_secretkey = ${key}\n` +
-        `cos_bucket = ${bucket}\ncos_region = ap-guangzhou\ncos_endpoint = ${s.emulator.url}\n` +
-        `home_dir = /h${n}\nftp_login_user_name = u${n}\nftp_login_user_password = p\nauthority = RW\n`;
-      await Deno.writeTextFile(
-        `${dir}/c.conf`,
-        account(0, SECRET_KEY, BUCKET) + account(1, "bad-key", BUCKET) +
-          account(2, SECRET_KEY, "gone-1250000000"),
-      );
-      const root = new URL("..", import.meta.url).pathname;
-      const out = await run(Deno.execPath(), [
-        "run",
-        "-A",
-        `${root}main.ts`,
-        "--check",
-        "--config",
-        `${dir}/c.conf`,
-      ]);
-      assertEquals(out.code, 1, out.stdout + out.stderr);
-      assertMatch(
-        out.stdout,
-        /\[COS_ACCOUNT_0\] cos ftp-1250000000 at http:\/\/127\.0\.0\.1:\d+: OK/,
-      );
-      assertMatch(out.stdout, /\[COS_ACCOUNT_1\] .*FAILED: .*COS SignatureDoesNotMatch/);
-      assertMatch(out.stdout, /\[COS_ACCOUNT_2\] .*FAILED: .*(NoSuchBucket|404)/);
-      assert(!out.stdout.includes(SECRET_KEY) && !out.stderr.includes(SECRET_KEY));
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-      await s.stop();
-    }
+    await withServer({ storage: "cos" }, (s) =>
+      withTempDir(async (dir) => {
+        const account = (n: number, key: string, bucket: string) =>
+          `[COS_ACCOUNT_${n}]\ncos_secretid = AKIDtestsecretid0000000000000000\ncos_secretkey = ${key}\n` +
+          `cos_bucket = ${bucket}\ncos_region = ap-guangzhou\ncos_endpoint = ${s.emulator.url}\n` +
+          `home_dir = /h${n}\nftp_login_user_name = u${n}\nftp_login_user_password = p\nauthority = RW\n`;
+        await Deno.writeTextFile(
+          `${dir}/c.conf`,
+          account(0, SECRET_KEY, BUCKET) + account(1, "bad-key", BUCKET) +
+            account(2, SECRET_KEY, "gone-1250000000"),
+        );
+        const root = new URL("..", import.meta.url).pathname;
+        const out = await run(Deno.execPath(), [
+          "run",
+          "-A",
+          `${root}main.ts`,
+          "--check",
+          "--config",
+          `${dir}/c.conf`,
+        ]);
+        assertEquals(out.code, 1, out.stdout + out.stderr);
+        assertMatch(
+          out.stdout,
+          /\[COS_ACCOUNT_0\] cos ftp-1250000000 at http:\/\/127\.0\.0\.1:\d+: OK/,
+        );
+        assertMatch(out.stdout, /\[COS_ACCOUNT_1\] .*FAILED: .*COS SignatureDoesNotMatch/);
+        assertMatch(out.stdout, /\[COS_ACCOUNT_2\] .*FAILED: .*(NoSuchBucket|404)/);
+        assert(!out.stdout.includes(SECRET_KEY) && !out.stderr.includes(SECRET_KEY));
+      }));
   },
 });
 
@@ -500,40 +448,35 @@ Deno.test({
   name: "COS: real clients (curl, lftp) upload, list and download through the gateway",
   ...needs("curl", "lftp"),
   async fn() {
-    const s = await startCosServer();
-    const dir = await Deno.makeTempDir();
-    try {
-      const bytes = randomBytes(2 * MIB + 12345);
-      await Deno.writeFile(`${dir}/up.bin`, bytes);
-      const url = `ftp://demo:demo@127.0.0.1:${s.port}`;
-      assertEquals(
-        (await run("curl", [
-          "-sS",
-          "--ftp-create-dirs",
-          "-T",
-          `${dir}/up.bin`,
-          `${url}/数据/up.bin`,
-        ])).code,
-        0,
-      );
-      assertEquals(s.emulator.getObject(BUCKET, "数据/up.bin"), bytes);
-      const lftp = await run("lftp", [
-        "-c",
-        `set net:max-retries 1; open -u demo,demo -p ${s.port} 127.0.0.1; cls -l 数据; get 数据/up.bin -o ${dir}/back.bin`,
-      ]);
-      assertEquals(lftp.code, 0, lftp.stderr);
-      assertMatch(lftp.stdout, /up\.bin/);
-      assertEquals(await Deno.readFile(`${dir}/back.bin`), bytes);
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-      await s.stop();
-    }
+    await withServer({ storage: "cos" }, (s) =>
+      withTempDir(async (dir) => {
+        const bytes = randomBytes(2 * MIB + 12345);
+        await Deno.writeFile(`${dir}/up.bin`, bytes);
+        const url = `ftp://demo:demo@127.0.0.1:${s.port}`;
+        assertEquals(
+          (await run("curl", [
+            "-sS",
+            "--ftp-create-dirs",
+            "-T",
+            `${dir}/up.bin`,
+            `${url}/数据/up.bin`,
+          ])).code,
+          0,
+        );
+        assertEquals(s.emulator.getObject(BUCKET, "数据/up.bin"), bytes);
+        const lftp = await run("lftp", [
+          "-c",
+          `set net:max-retries 1; open -u demo,demo -p ${s.port} 127.0.0.1; cls -l 数据; get 数据/up.bin -o ${dir}/back.bin`,
+        ]);
+        assertEquals(lftp.code, 0, lftp.stderr);
+        assertMatch(lftp.stdout, /up\.bin/);
+        assertEquals(await Deno.readFile(`${dir}/back.bin`), bytes);
+      }));
   },
 });
 
 Deno.test("COS: six uploads share a 3 MiB budget: they wait their turn and all land byte-exact", async () => {
-  const s = await startCosServer((c) => c.uploadMemoryBudget = 3 * MIB);
-  try {
+  await withServer({ storage: "cos", adjust: (c) => c.uploadMemoryBudget = 3 * MIB }, async (s) => {
     const files = Array.from({ length: 6 }, () => randomBytes(4 * MIB + 17));
     await Promise.all(files.map(async (bytes, i) => {
       const c = await RawClient.login(s.port);
@@ -544,14 +487,11 @@ Deno.test("COS: six uploads share a 3 MiB budget: they wait their turn and all l
       assertEquals(s.emulator.getObject(BUCKET, `b${i}.bin`), bytes);
     }
     assertEquals(s.emulator.inflightUploads(), []);
-  } finally {
-    await s.stop();
-  }
+  });
 });
 
 Deno.test("COS: shutdown past the grace period aborts the unfinished upload; nothing is left", async () => {
-  const s = await startCosServer((c) => c.shutdownGraceMs = 300);
-  try {
+  await withServer({ storage: "cos", adjust: (c) => c.shutdownGraceMs = 300 }, async (s) => {
     s.emulator.putObject(BUCKET, "keep.bin", encoder.encode("old"));
     const c = await RawClient.login(s.port);
     const data = await c.epsv();
@@ -564,15 +504,11 @@ Deno.test("COS: shutdown past the grace period aborts the unfinished upload; not
     assertEquals(s.emulator.getObject(BUCKET, "keep.bin"), encoder.encode("old"));
     data.close();
     c.close();
-  } finally {
-    await s.stop();
-  }
+  });
 });
 
 Deno.test("COS: a CompleteMultipartUpload whose answer is lost still reports 226 when it committed", async () => {
-  const s = await startCosServer();
-  try {
-    const c = await RawClient.login(s.port);
+  await withSession({ storage: "cos" }, async (c, s) => {
     const lost = s.emulator.injectFault({
       op: "CompleteMultipartUpload",
       kind: "reset",
@@ -583,8 +519,5 @@ Deno.test("COS: a CompleteMultipartUpload whose answer is lost still reports 226
     assertEquals(lost.hits, 1);
     assertEquals(s.emulator.getObject(BUCKET, "lost-answer.bin"), bytes);
     assertEquals(s.emulator.inflightUploads(), []);
-    c.close();
-  } finally {
-    await s.stop();
-  }
+  });
 });

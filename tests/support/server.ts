@@ -124,10 +124,4 @@ export function freePort(): number {
 }
 
 /** The permissions the server runs with (`deno task serve`), for tests that start main.ts. */
-export const SERVER_PERMISSIONS = [
-  "--allow-net",
-  "--allow-read",
-  "--allow-write",
-  "--allow-env",
-  "--allow-sys=hostname,osRelease",
-];
+export { SERVER_PERMISSIONS } from "../../tools/permissions.ts";
