@@ -9,29 +9,14 @@ import { Readable, Writable } from "node:stream";
 import { Buffer } from "node:buffer";
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
 import { needs, python, run } from "./support/clients.ts";
-import { freePort, randomBytes, sha256, startServer, type TestServer } from "./support/server.ts";
-
-const FIXTURES = new URL("./fixtures/", import.meta.url).pathname;
-const CERT = `${FIXTURES}tls-cert.pem`;
-const KEY = `${FIXTURES}tls-key.pem`;
-
-function startTlsServer(options: { implicit?: boolean; requireTls?: boolean } = {}) {
-  return startServer((c) => {
-    c.tls = {
-      certFile: CERT,
-      keyFile: KEY,
-      implicitPort: options.implicit ? freePort() : 0,
-      requireTls: options.requireTls ?? false,
-      minVersion: "1.2",
-    };
-  });
-}
+import { randomBytes, sha256, startServer, type TestServer } from "./support/server.ts";
+import { TLS_CERT, useTls, withServer, withTempDir } from "./support/kit.ts";
 
 /** A Python FTP_TLS session script: logs in, PROT P, runs `body`, prints results. */
 function ftpTls(s: TestServer, body: string, prot = "ftp.prot_p()"): string {
   return `
 import ftplib, ssl, hashlib, io, sys
-ctx = ssl.create_default_context(cafile=${JSON.stringify(CERT)})
+ctx = ssl.create_default_context(cafile=${JSON.stringify(TLS_CERT)})
 ftp = ftplib.FTP_TLS(context=ctx, timeout=20)
 ftp.connect("127.0.0.1", ${s.port})
 ftp.login("demo", "demo")
@@ -45,8 +30,7 @@ Deno.test({
   name: "FTPS explicit: ftplib FTP_TLS with PROT P uploads, lists and downloads byte-exact",
   ...needs("python3"),
   async fn() {
-    const s = await startTlsServer();
-    try {
+    await withServer({ tls: {} }, async (s) => {
       const bytes = randomBytes(3 * 1024 * 1024 + 11);
       await Deno.writeFile(`${s.root}/../ftps-up.bin`, bytes);
       const out = await python(ftpTls(
@@ -70,9 +54,7 @@ print("feat", ftp.sendcmd("FEAT").replace("\\n", "|"))
       assertMatch(out.stdout, /AUTH TLS/);
       assertMatch(out.stdout, /PROT/);
       await Deno.remove(`${s.root}/../ftps-up.bin`);
-    } finally {
-      await s.stop();
-    }
+    });
   },
 });
 
@@ -80,24 +62,20 @@ Deno.test({
   name: "FTPS explicit: curl --ssl-reqd uploads, lists and downloads byte-exact",
   ...needs("curl"),
   async fn() {
-    const s = await startTlsServer();
-    const dir = await Deno.makeTempDir();
-    try {
-      const bytes = randomBytes(2 * 1024 * 1024 + 3);
-      await Deno.writeFile(`${dir}/c.bin`, bytes);
-      const base = ["-sS", "--ssl-reqd", "--cacert", CERT, "--user", "demo:demo"];
-      const url = `ftp://127.0.0.1:${s.port}`;
-      assertEquals((await run("curl", [...base, "-T", `${dir}/c.bin`, `${url}/c.bin`])).code, 0);
-      assertEquals(await Deno.readFile(`${s.root}/c.bin`), bytes);
-      const list = await run("curl", [...base, `${url}/`]);
-      assertMatch(list.stdout, /c\.bin/);
-      const get = await run("curl", [...base, "-o", `${dir}/back.bin`, `${url}/c.bin`]);
-      assertEquals(get.code, 0, get.stderr);
-      assertEquals(await Deno.readFile(`${dir}/back.bin`), bytes);
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-      await s.stop();
-    }
+    await withServer({ tls: {} }, (s) =>
+      withTempDir(async (dir) => {
+        const bytes = randomBytes(2 * 1024 * 1024 + 3);
+        await Deno.writeFile(`${dir}/c.bin`, bytes);
+        const base = ["-sS", "--ssl-reqd", "--cacert", TLS_CERT, "--user", "demo:demo"];
+        const url = `ftp://127.0.0.1:${s.port}`;
+        assertEquals((await run("curl", [...base, "-T", `${dir}/c.bin`, `${url}/c.bin`])).code, 0);
+        assertEquals(await Deno.readFile(`${s.root}/c.bin`), bytes);
+        const list = await run("curl", [...base, `${url}/`]);
+        assertMatch(list.stdout, /c\.bin/);
+        const get = await run("curl", [...base, "-o", `${dir}/back.bin`, `${url}/c.bin`]);
+        assertEquals(get.code, 0, get.stderr);
+        assertEquals(await Deno.readFile(`${dir}/back.bin`), bytes);
+      }));
   },
 });
 
@@ -105,85 +83,77 @@ Deno.test({
   name: "FTPS explicit: lftp ftp:ssl-force put, ls and get byte-exact",
   ...needs("lftp"),
   async fn() {
-    const s = await startTlsServer();
-    const dir = await Deno.makeTempDir();
-    try {
-      const bytes = randomBytes(1024 * 1024 + 5);
-      await Deno.writeFile(`${dir}/l.bin`, bytes);
-      const script = [
-        "set cmd:fail-exit yes",
-        "set net:max-retries 1",
-        "set ftp:ssl-force true",
-        "set ftp:ssl-protect-data true",
-        `set ssl:ca-file ${CERT}`,
-        `open -u demo,demo -p ${s.port} 127.0.0.1`,
-        `put ${dir}/l.bin -o l.bin`,
-        "cls -l",
-        `get l.bin -o ${dir}/back.bin`,
-      ].join("; ");
-      const out = await run("lftp", ["-c", script]);
-      assertEquals(out.code, 0, out.stderr);
-      assertMatch(out.stdout, /l\.bin/);
-      assertEquals(await Deno.readFile(`${s.root}/l.bin`), bytes);
-      assertEquals(await Deno.readFile(`${dir}/back.bin`), bytes);
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-      await s.stop();
-    }
+    await withServer({ tls: {} }, (s) =>
+      withTempDir(async (dir) => {
+        const bytes = randomBytes(1024 * 1024 + 5);
+        await Deno.writeFile(`${dir}/l.bin`, bytes);
+        const script = [
+          "set cmd:fail-exit yes",
+          "set net:max-retries 1",
+          "set ftp:ssl-force true",
+          "set ftp:ssl-protect-data true",
+          `set ssl:ca-file ${TLS_CERT}`,
+          `open -u demo,demo -p ${s.port} 127.0.0.1`,
+          `put ${dir}/l.bin -o l.bin`,
+          "cls -l",
+          `get l.bin -o ${dir}/back.bin`,
+        ].join("; ");
+        const out = await run("lftp", ["-c", script]);
+        assertEquals(out.code, 0, out.stderr);
+        assertMatch(out.stdout, /l\.bin/);
+        assertEquals(await Deno.readFile(`${s.root}/l.bin`), bytes);
+        assertEquals(await Deno.readFile(`${dir}/back.bin`), bytes);
+      }));
   },
 });
 
 Deno.test("FTPS explicit: basic-ftp secure: true uploads, lists and downloads byte-exact", async () => {
-  const s = await startTlsServer();
-  const client = new Client(20_000);
-  try {
-    await client.access({
-      host: "127.0.0.1",
-      port: s.port,
-      user: "demo",
-      password: "demo",
-      secure: true,
-      secureOptions: { ca: [await Deno.readTextFile(CERT)], servername: "localhost" },
-    });
-    const bytes = randomBytes(512 * 1024 + 9);
-    await client.uploadFrom(Readable.from([Buffer.from(bytes)]), "b.bin");
-    assertEquals(await Deno.readFile(`${s.root}/b.bin`), bytes);
-    const names = (await client.list()).map((f) => [f.name, f.size]);
-    assertEquals(names, [["b.bin", bytes.length]]);
-    const chunks: Uint8Array[] = [];
-    await client.downloadTo(
-      new Writable({ write: (c, _e, done) => (chunks.push(c), done()) }),
-      "b.bin",
-    );
-    assertEquals(new Uint8Array(Buffer.concat(chunks)), bytes);
-  } finally {
-    client.close();
-    await s.stop();
-  }
+  await withServer({ tls: {} }, async (s) => {
+    const client = new Client(20_000);
+    try {
+      await client.access({
+        host: "127.0.0.1",
+        port: s.port,
+        user: "demo",
+        password: "demo",
+        secure: true,
+        secureOptions: { ca: [await Deno.readTextFile(TLS_CERT)], servername: "localhost" },
+      });
+      const bytes = randomBytes(512 * 1024 + 9);
+      await client.uploadFrom(Readable.from([Buffer.from(bytes)]), "b.bin");
+      assertEquals(await Deno.readFile(`${s.root}/b.bin`), bytes);
+      const names = (await client.list()).map((f) => [f.name, f.size]);
+      assertEquals(names, [["b.bin", bytes.length]]);
+      const chunks: Uint8Array[] = [];
+      await client.downloadTo(
+        new Writable({ write: (c, _e, done) => (chunks.push(c), done()) }),
+        "b.bin",
+      );
+      assertEquals(new Uint8Array(Buffer.concat(chunks)), bytes);
+    } finally {
+      client.close();
+    }
+  });
 });
 
 Deno.test({
   name: "FTPS implicit: curl ftps:// uploads and downloads byte-exact",
   ...needs("curl"),
   async fn() {
-    const s = await startTlsServer({ implicit: true });
-    const dir = await Deno.makeTempDir();
-    try {
-      const port = s.server.implicitAddress!.port;
-      const bytes = randomBytes(700_000);
-      await Deno.writeFile(`${dir}/i.bin`, bytes);
-      const base = ["-sS", "--cacert", CERT, "--user", "demo:demo"];
-      const url = `ftps://127.0.0.1:${port}`;
-      const put = await run("curl", [...base, "-T", `${dir}/i.bin`, `${url}/i.bin`]);
-      assertEquals(put.code, 0, put.stderr);
-      assertEquals(await Deno.readFile(`${s.root}/i.bin`), bytes);
-      const get = await run("curl", [...base, "-o", `${dir}/back.bin`, `${url}/i.bin`]);
-      assertEquals(get.code, 0, get.stderr);
-      assertEquals(await Deno.readFile(`${dir}/back.bin`), bytes);
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-      await s.stop();
-    }
+    await withServer({ tls: { implicit: true } }, (s) =>
+      withTempDir(async (dir) => {
+        const port = s.server.implicitAddress!.port;
+        const bytes = randomBytes(700_000);
+        await Deno.writeFile(`${dir}/i.bin`, bytes);
+        const base = ["-sS", "--cacert", TLS_CERT, "--user", "demo:demo"];
+        const url = `ftps://127.0.0.1:${port}`;
+        const put = await run("curl", [...base, "-T", `${dir}/i.bin`, `${url}/i.bin`]);
+        assertEquals(put.code, 0, put.stderr);
+        assertEquals(await Deno.readFile(`${s.root}/i.bin`), bytes);
+        const get = await run("curl", [...base, "-o", `${dir}/back.bin`, `${url}/i.bin`]);
+        assertEquals(get.code, 0, get.stderr);
+        assertEquals(await Deno.readFile(`${dir}/back.bin`), bytes);
+      }));
   },
 });
 
@@ -192,10 +162,9 @@ Deno.test({
     "FTPS: require_tls refuses clear logins and clear data; CCC refused; no TLS configured is 502",
   ...needs("python3"),
   async fn() {
-    const plain = await startServer();
-    const s = await startTlsServer({ requireTls: true });
-    try {
-      const out = await python(`
+    await withServer({}, (plain) =>
+      withServer({ tls: { requireTls: true } }, async (s) => {
+        const out = await python(`
 import ftplib, ssl
 p = ftplib.FTP(timeout=10); p.connect("127.0.0.1", ${plain.port})
 try: p.sendcmd("AUTH TLS")
@@ -203,7 +172,7 @@ except ftplib.error_perm as e: print("plain-auth", e)
 c = ftplib.FTP(timeout=10); c.connect("127.0.0.1", ${s.port})
 try: c.login("demo", "demo")
 except ftplib.error_perm as e: print("clear-login", e)
-ctx = ssl.create_default_context(cafile=${JSON.stringify(CERT)})
+ctx = ssl.create_default_context(cafile=${JSON.stringify(TLS_CERT)})
 t = ftplib.FTP_TLS(context=ctx, timeout=10); t.connect("127.0.0.1", ${s.port}); t.login("demo", "demo")
 t.sendcmd("PBSZ 0")
 try: t.sendcmd("PROT C")
@@ -214,17 +183,14 @@ try: t.sendcmd("CCC")
 except ftplib.error_perm as e: print("ccc", e)
 t.prot_p(); print("protected", t.nlst())
 `);
-      assertEquals(out.code, 0, out.stderr);
-      assertMatch(out.stdout, /plain-auth 502/);
-      assertMatch(out.stdout, /clear-login 530 TLS required/);
-      assertMatch(out.stdout, /prot-c 534/);
-      assertMatch(out.stdout, /clear-data 521/);
-      assertMatch(out.stdout, /ccc 534/);
-      assertMatch(out.stdout, /protected \[\]/);
-    } finally {
-      await plain.stop();
-      await s.stop();
-    }
+        assertEquals(out.code, 0, out.stderr);
+        assertMatch(out.stdout, /plain-auth 502/);
+        assertMatch(out.stdout, /clear-login 530 TLS required/);
+        assertMatch(out.stdout, /prot-c 534/);
+        assertMatch(out.stdout, /clear-data 521/);
+        assertMatch(out.stdout, /ccc 534/);
+        assertMatch(out.stdout, /protected \[\]/);
+      }));
   },
 });
 
@@ -232,8 +198,7 @@ Deno.test({
   name: "FTPS: an upload whose TLS ends without close_notify is truncated: 426, nothing stored",
   ...needs("python3"),
   async fn() {
-    const s = await startTlsServer();
-    try {
+    await withServer({ tls: {} }, async (s) => {
       await Deno.writeTextFile(`${s.root}/t.bin`, "old");
       const out = await python(ftpTls(
         s,
@@ -252,9 +217,7 @@ except ftplib.all_errors as e: print("final", e)
       assertEquals(out.code, 0, out.stderr);
       assertMatch(out.stdout, /final 426/);
       assertEquals(await Deno.readTextFile(`${s.root}/t.bin`), "old");
-    } finally {
-      await s.stop();
-    }
+    });
   },
 });
 
@@ -263,24 +226,14 @@ Deno.test("FTPS: a bad certificate file is a startup error naming the file", asy
   try {
     await Deno.writeTextFile(`${dir}/bad.pem`, "not a certificate");
     const error = await startServer((c) => {
-      c.tls = {
-        certFile: `${dir}/bad.pem`,
-        keyFile: KEY,
-        implicitPort: 0,
-        requireTls: false,
-        minVersion: "1.2",
-      };
+      useTls(c);
+      c.tls.certFile = `${dir}/bad.pem`;
     }).then(() => null, (e: Error) => e);
     assert(error !== null, "the server must not start");
     assertMatch(error.message, new RegExp(`${dir}/bad\\.pem`));
     const missing = await startServer((c) => {
-      c.tls = {
-        certFile: `${dir}/none.pem`,
-        keyFile: KEY,
-        implicitPort: 0,
-        requireTls: false,
-        minVersion: "1.2",
-      };
+      useTls(c);
+      c.tls.certFile = `${dir}/none.pem`;
     }).then(() => null, (e: Error) => e);
     assertMatch(missing!.message, /none\.pem: cannot read/);
   } finally {

@@ -10,9 +10,10 @@ import { digestFile } from "../src/ftp/commands/hash.ts";
 import { LocalStorage } from "../src/storage/local.ts";
 import { assert, assertEquals, assertMatch, assertRejects } from "./support/assert.ts";
 import { needs, python, run } from "./support/clients.ts";
-import { BUCKET, startCosServer } from "./support/cos_server.ts";
+import { BUCKET } from "./support/cos_server.ts";
 import { RawClient } from "./support/raw_client.ts";
-import { randomBytes, startServer, user } from "./support/server.ts";
+import { randomBytes, user } from "./support/server.ts";
+import { withServer } from "./support/kit.ts";
 
 const MIB = 1024 * 1024;
 
@@ -38,8 +39,7 @@ Deno.test({
   name: "HASH: SHA-256 by default, OPTS HASH selects and reports, FEAT marks the selected one",
   ...needs("python3", "sha256sum"),
   async fn() {
-    const s = await startServer();
-    try {
+    await withServer({}, async (s) => {
       const bytes = randomBytes(3 * MIB + 1);
       await Deno.writeFile(`${s.root}/data.bin`, bytes);
       const sum = await run("sha256sum", [`${s.root}/data.bin`]);
@@ -66,9 +66,7 @@ Deno.test({
       await c.expect("OPTS HASH SHA-512", 501);
       assertEquals((await c.expect("OPTS HASH", 200)).text, "200 CRC32");
       c.close();
-    } finally {
-      await s.stop();
-    }
+    });
   },
 });
 
@@ -76,8 +74,7 @@ Deno.test({
   name: "XCRC, XMD5, XSHA1, XSHA256: 250 <hex>, whole files and ranges, quoted names",
   ...needs("python3"),
   async fn() {
-    const s = await startServer();
-    try {
+    await withServer({}, async (s) => {
       const bytes = randomBytes(200_000);
       await Deno.writeFile(`${s.root}/with space.bin`, bytes);
       await Deno.writeFile(`${s.root}/a 12`, bytes.subarray(0, 99));
@@ -106,18 +103,17 @@ Deno.test({
       await c.expect('XMD5 "with space.bin" 5 1 2', 501);
       await c.expect('XMD5 "with space.bin" 500 100', 550);
       c.close();
-    } finally {
-      await s.stop();
-    }
+    });
   },
 });
 
 Deno.test("HASH: missing files, directories, no read right, hash_max_size, empty files", async () => {
-  const s = await startServer((config) => {
-    config.hashMaxSize = 1000;
-    config.users.push(user("wo", "wo", { canRead: false }));
-  });
-  try {
+  await withServer({
+    adjust: (config) => {
+      config.hashMaxSize = 1000;
+      config.users.push(user("wo", "wo", { canRead: false }));
+    },
+  }, async (s) => {
     await Deno.writeFile(`${s.root}/big.bin`, new Uint8Array(1001));
     await Deno.writeFile(`${s.root}/empty`, new Uint8Array(0));
     await Deno.mkdir(`${s.root}/dir`);
@@ -140,17 +136,14 @@ Deno.test("HASH: missing files, directories, no read right, hash_max_size, empty
     await writeOnly.expect("HASH empty", 550);
     await writeOnly.expect("XCRC empty", 550);
     writeOnly.close();
-  } finally {
-    await s.stop();
-  }
+  });
 });
 
 Deno.test({
   name: "HASH through Python's ftplib, on COS: digests of the stored object",
   ...needs("python3"),
   async fn() {
-    const s = await startCosServer();
-    try {
+    await withServer({ storage: "cos" }, async (s) => {
       const bytes = randomBytes(2 * MIB + 17);
       s.emulator.putObject(BUCKET, "dir/obj.bin", bytes);
       const script = `
@@ -182,9 +175,7 @@ ftp.quit()`;
       assert(corrupt.code >= 400, corrupt.text);
       assertMatch(corrupt.text, /CRC64 mismatch/);
       c.close();
-    } finally {
-      await s.stop();
-    }
+    });
   },
 });
 
@@ -226,8 +217,7 @@ Deno.test("digestFile: an abort stops the read of a large file at once", async (
 Deno.test({
   name: "HASH: ABOR during the checksum of a big file answers at once; the session goes on",
   async fn() {
-    const s = await startServer();
-    try {
+    await withServer({}, async (s) => {
       await Deno.writeFile(`${s.root}/huge.bin`, new Uint8Array(1024 * MIB));
       const c = await RawClient.login(s.port);
       const started = Date.now();
@@ -240,8 +230,6 @@ Deno.test({
       await c.expect("NOOP", 200);
       await c.expect("XCRC huge.bin 0 10", 250);
       c.close();
-    } finally {
-      await s.stop();
-    }
+    });
   },
 });

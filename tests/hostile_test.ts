@@ -8,6 +8,7 @@
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
 import { RawClient, type RawReply } from "./support/raw_client.ts";
 import { eventually, randomBytes, sha256, startServer, type TestServer } from "./support/server.ts";
+import { withServer } from "./support/kit.ts";
 
 const MIB = 1024 * 1024;
 const encoder = new TextEncoder();
@@ -230,8 +231,7 @@ Deno.test("hostile: 1000 PASV/EPSV in one session hold at most one port; abandon
 });
 
 Deno.test("hostile: PASV/EPSV floods across 50 sessions: at most one port each, all back when they leave", async () => {
-  const s = await startServer();
-  try {
+  await withServer({}, async (s) => {
     let maxInUse = 0;
     await Promise.all(Array.from({ length: 50 }, async (_, n) => {
       const c = await RawClient.login(s.port);
@@ -251,9 +251,7 @@ Deno.test("hostile: PASV/EPSV floods across 50 sessions: at most one port each, 
     await assertClean(s);
     await normalVisit(s, "after-flood.bin");
     await assertClean(s);
-  } finally {
-    await s.stop();
-  }
+  });
 });
 
 Deno.test("hostile: a 10-port passive range: PASV beyond it gets 425, the ports come back", async () => {
@@ -286,8 +284,7 @@ Deno.test("hostile: a 10-port passive range: PASV beyond it gets 425, the ports 
 });
 
 Deno.test("hostile: commands out of order get sequence errors and the session goes on", async () => {
-  const s = await startServer();
-  try {
+  await withServer({}, async (s) => {
     await Deno.writeFile(`${s.root}/present.txt`, encoder.encode("here"));
     const c = await RawClient.connect(s.port);
     await c.expect("PASS demo", 503); // PASS without USER
@@ -323,14 +320,11 @@ Deno.test("hostile: commands out of order get sequence errors and the session go
     c.close();
     await normalVisit(s, "after-out-of-order.bin");
     await assertClean(s);
-  } finally {
-    await s.stop();
-  }
+  });
 });
 
 Deno.test("hostile: pipelined bursts (200 in one write, 200 byte-trickled, 10,000 unread) are answered in order", async () => {
-  const s = await startServer();
-  try {
+  await withServer({}, async (s) => {
     const c = await RawClient.login(s.port);
     const lines = Array.from(
       { length: 200 },
@@ -370,14 +364,11 @@ Deno.test("hostile: pipelined bursts (200 in one write, 200 byte-trickled, 10,00
     await c.expect("QUIT", 221);
     c.close();
     await assertClean(s);
-  } finally {
-    await s.stop();
-  }
+  });
 });
 
 Deno.test("hostile: NUL, invalid UTF-8, Telnet IAC, bare CR and overlong lines mid-session get one reply each", async () => {
-  const s = await startServer();
-  try {
+  await withServer({}, async (s) => {
     const c = await RawClient.login(s.port);
     const sent = async (bytes: Uint8Array | string): Promise<RawReply> => {
       await writeAll(c, bytes);
@@ -425,14 +416,11 @@ Deno.test("hostile: NUL, invalid UTF-8, Telnet IAC, bare CR and overlong lines m
     c.close();
     await normalVisit(s, "after-garbage-2.bin");
     await assertClean(s);
-  } finally {
-    await s.stop();
-  }
+  });
 });
 
 Deno.test("hostile: control characters a client sends never reach the log raw", async () => {
-  const s = await startServer();
-  try {
+  await withServer({}, async (s) => {
     const c = await RawClient.connect(s.port);
     // Before login: a user name with ESC (terminal escape), BEL and NUL.
     await c.expect("USER evil\x1b[2J\x07\0x", 331);
@@ -448,9 +436,7 @@ Deno.test("hostile: control characters a client sends never reach the log raw", 
       [...line].some((ch) => ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f)
     );
     assertEquals(raw, [], "log lines with raw control characters");
-  } finally {
-    await s.stop();
-  }
+  });
 });
 
 Deno.test("hostile: a client that never reads replies is dropped; shutdown does not wait on it", async () => {

@@ -6,12 +6,12 @@
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
 import { RawClient } from "./support/raw_client.ts";
 import { startServer, user } from "./support/server.ts";
+import { withServer, withSession } from "./support/kit.ts";
 
 const encoder = new TextEncoder();
 
 Deno.test("login: state machine, delay after failure, hang-up after 3 failures", async () => {
-  const s = await startServer((c) => c.loginFailDelayMs = 200);
-  try {
+  await withServer({ adjust: (c) => c.loginFailDelayMs = 200 }, async (s) => {
     const c = await RawClient.connect(s.port);
     await c.expect("LIST", 530);
     await c.expect("PASS demo", 503);
@@ -35,14 +35,11 @@ Deno.test("login: state machine, delay after failure, hang-up after 3 failures",
     assertMatch(log, /INFO login .*user=demo .*result=ok/);
     assertMatch(log, /WARNING login .*user=demo .*result=failed/);
     assert(!log.includes("wrong"), "passwords never reach the log");
-  } finally {
-    await s.stop();
-  }
+  });
 });
 
 Deno.test("replies: FEAT, HELP, SYST, OPTS, unknown commands, multi-line format", async () => {
-  const s = await startServer();
-  try {
+  await withServer({}, async (s) => {
     const c = await RawClient.connect(s.port);
     const feat = await c.expect("FEAT", 211);
     for (const f of ["UTF8", "EPSV", "SIZE", "MDTM", "REST STREAM", "TVFS"]) {
@@ -60,15 +57,11 @@ Deno.test("replies: FEAT, HELP, SYST, OPTS, unknown commands, multi-line format"
     await c.expect("XYZZY", 502);
     await c.expect("NOOP", 200);
     c.close();
-  } finally {
-    await s.stop();
-  }
+  });
 });
 
 Deno.test("hostile input: overlong lines, invalid UTF-8, NUL, telnet IAC, pipelining", async () => {
-  const s = await startServer();
-  try {
-    const c = await RawClient.login(s.port);
+  await withSession({}, async (c) => {
     await c.writeRaw(`NOOP ${"x".repeat(9000)}\r\n`);
     assertEquals((await c.read()).code, 500);
     await c.expect("NOOP", 200);
@@ -87,10 +80,7 @@ Deno.test("hostile input: overlong lines, invalid UTF-8, NUL, telnet IAC, pipeli
     await c.expect("SITE EXEC /bin/sh", 504);
     await c.writeRaw("NOOP\n"); // bare LF line ends are accepted too
     assertEquals((await c.read()).code, 200);
-    c.close();
-  } finally {
-    await s.stop();
-  }
+  });
 });
 
 Deno.test("confinement: no path escapes the user's root", async () => {
@@ -134,9 +124,7 @@ Deno.test("confinement: no path escapes the user's root", async () => {
 });
 
 Deno.test("directories: MKD, CWD, CDUP, PWD quoting, RMD rules", async () => {
-  const s = await startServer();
-  try {
-    const c = await RawClient.login(s.port);
+  await withSession({}, async (c, s) => {
     assertEquals((await c.expect('MKD q"d', 257)).text, '257 "/q""d" created');
     await c.expect('CWD q"d', 250);
     assertEquals((await c.expect("PWD", 257)).text, '257 "/q""d" is the current directory');
@@ -156,16 +144,11 @@ Deno.test("directories: MKD, CWD, CDUP, PWD quoting, RMD rules", async () => {
     await c.expect("RMD a", 250);
     await c.expect("RMD a", 550); // gone
     await c.expect("RMD /", 550);
-    c.close();
-  } finally {
-    await s.stop();
-  }
+  });
 });
 
 Deno.test("files: DELE, RNFR/RNTO, SIZE, MDTM", async () => {
-  const s = await startServer();
-  try {
-    const c = await RawClient.login(s.port);
+  await withSession({}, async (c, s) => {
     await Deno.writeTextFile(`${s.root}/f.txt`, "hello");
     await Deno.mkdir(`${s.root}/d/sub`, { recursive: true });
     await Deno.writeTextFile(`${s.root}/d/sub/g.txt`, "inner");
@@ -194,16 +177,11 @@ Deno.test("files: DELE, RNFR/RNTO, SIZE, MDTM", async () => {
     await c.expect("RNTO nodir/g.txt", 550); // target directory missing
     await c.expect("DELE e/sub/g.txt", 250);
     await c.expect("SIZE e/sub/g.txt", 550);
-    c.close();
-  } finally {
-    await s.stop();
-  }
+  });
 });
 
 Deno.test("listings: LIST shapes, NLST, MLSD, MLST, STAT, globs, max_list_file", async () => {
-  const s = await startServer((c) => c.maxListFile = 3);
-  try {
-    const c = await RawClient.login(s.port);
+  await withSession({ adjust: (c) => c.maxListFile = 3 }, async (c, s) => {
     for (const n of ["a.txt", "b.txt", "c.log"]) await Deno.writeTextFile(`${s.root}/${n}`, n);
     await Deno.mkdir(`${s.root}/dir`);
     await Deno.writeTextFile(`${s.root}/dir/x 1.txt`, "12345");
@@ -234,19 +212,17 @@ Deno.test("listings: LIST shapes, NLST, MLSD, MLST, STAT, globs, max_list_file",
     assertMatch(stat.text, /x 1\.txt/);
     await c.expect("LIST nowhere", 550);
     await c.expect("MLSD a.txt", 550);
-    c.close();
-  } finally {
-    await s.stop();
-  }
+  });
 });
 
 Deno.test("rights: RO, WO and delete_enable=false, as LIST, MLSD perm and replies show", async () => {
-  const s = await startServer((c) => {
-    c.users.push(user("ro", "pw", { canWrite: false, canDelete: false }));
-    c.users.push(user("wo", "pw", { canRead: false }));
-    c.users.push(user("nodel", "pw", { canDelete: false }));
-  });
-  try {
+  await withServer({
+    adjust: (c) => {
+      c.users.push(user("ro", "pw", { canWrite: false, canDelete: false }));
+      c.users.push(user("wo", "pw", { canRead: false }));
+      c.users.push(user("nodel", "pw", { canDelete: false }));
+    },
+  }, async (s) => {
     await Deno.writeTextFile(`${s.root}/f.txt`, "data");
     const ro = await RawClient.login(s.port, "ro", "pw");
     assertMatch(await ro.listing("MLSD"), /^type=file;size=4;modify=\d+;perm=r; f\.txt\r\n$/);
@@ -274,17 +250,16 @@ Deno.test("rights: RO, WO and delete_enable=false, as LIST, MLSD perm and replie
     assertEquals(await Deno.readTextFile(`${s.root}/h.txt`), "keep");
     assertMatch(await nodel.listing("MLSD"), /perm=rf; g\.txt/);
     nodel.close();
-  } finally {
-    await s.stop();
-  }
+  });
 });
 
 Deno.test("limits: max_connection_num and the idle timeout answer 421", async () => {
-  const s = await startServer((c) => {
-    c.maxConnections = 2;
-    c.idleTimeoutMs = 400;
-  });
-  try {
+  await withServer({
+    adjust: (c) => {
+      c.maxConnections = 2;
+      c.idleTimeoutMs = 400;
+    },
+  }, async (s) => {
     const a = await RawClient.connect(s.port);
     const b = await RawClient.connect(s.port);
     const third = await Deno.connect({ hostname: "127.0.0.1", port: s.port });
@@ -296,14 +271,11 @@ Deno.test("limits: max_connection_num and the idle timeout answer 421", async ()
     assert(await a.closedByServer());
     a.close();
     b.close();
-  } finally {
-    await s.stop();
-  }
+  });
 });
 
 Deno.test("every 5xx is logged as a failed command: 502 unknown, 501 syntax, 503 order, 530 login", async () => {
-  const s = await startServer();
-  try {
+  await withServer({}, async (s) => {
     const c = await RawClient.connect(s.port);
     await c.expect("PASS nope", 503);
     await c.expect("LIST", 530);
@@ -318,7 +290,5 @@ Deno.test("every 5xx is logged as a failed command: 502 unknown, 501 syntax, 503
       assertMatch(log, new RegExp(`command-failed .*command=${command} .*code=${code}`));
     }
     assert(!/nope/.test(log), "a password never reaches the log");
-  } finally {
-    await s.stop();
-  }
+  });
 });

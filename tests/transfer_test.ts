@@ -7,7 +7,8 @@ import { STAGING_DIR } from "../src/storage/local.ts";
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
 import { python } from "./support/clients.ts";
 import { RawClient, readAll, writeAllAndClose } from "./support/raw_client.ts";
-import { eventually, randomBytes, sha256, startServer } from "./support/server.ts";
+import { eventually, randomBytes, sha256 } from "./support/server.ts";
+import { withServer, withSession } from "./support/kit.ts";
 
 /** Files in the staging directory: uploads that have not committed or been cleaned up. */
 async function stagedFiles(root: string): Promise<string[]> {
@@ -21,9 +22,7 @@ async function exists(path: string): Promise<boolean> {
 }
 
 Deno.test("round trips over PASV and EPSV are byte-exact (0 B, 1 B, 1 MiB + 1)", async () => {
-  const s = await startServer();
-  try {
-    const c = await RawClient.login(s.port);
+  await withSession({}, async (c, s) => {
     for (const size of [0, 1, 1024 * 1024 + 1]) {
       const bytes = randomBytes(size);
       await c.store(`f${size}.bin`, bytes);
@@ -38,16 +37,11 @@ Deno.test("round trips over PASV and EPSV are byte-exact (0 B, 1 B, 1 MiB + 1)",
       assertEquals((await c.read()).code, 226);
     }
     assertEquals(s.server.passivePortsInUse, 0);
-    c.close();
-  } finally {
-    await s.stop();
-  }
+  });
 });
 
 Deno.test("TYPE A converts line ends both ways; TYPE I leaves bytes alone", async () => {
-  const s = await startServer();
-  try {
-    const c = await RawClient.login(s.port);
+  await withSession({}, async (c, s) => {
     await c.expect("TYPE A", 200);
     const crlf = new TextEncoder().encode("one\r\ntwo\r\nlone\rcr\r\n");
     const data = await c.epsv();
@@ -64,16 +58,11 @@ Deno.test("TYPE A converts line ends both ways; TYPE I leaves bytes alone", asyn
     await c.expect("TYPE E", 504);
     await c.expect("MODE B", 504);
     await c.expect("STRU R", 504);
-    c.close();
-  } finally {
-    await s.stop();
-  }
+  });
 });
 
 Deno.test("REST + RETR sends the tail; REST + STOR resumes; REST past the end is 554", async () => {
-  const s = await startServer();
-  try {
-    const c = await RawClient.login(s.port);
+  await withSession({}, async (c, s) => {
     const bytes = randomBytes(100_000);
     await Deno.writeFile(`${s.root}/r.bin`, bytes);
     await c.expect("REST 60000", 350);
@@ -92,15 +81,11 @@ Deno.test("REST + RETR sends the tail; REST + STOR resumes; REST past the end is
     assertEquals(resumed.length, 65000);
     assertEquals(resumed.subarray(0, 60000), bytes.subarray(0, 60000));
     assertEquals(resumed.subarray(60000), tail);
-    c.close();
-  } finally {
-    await s.stop();
-  }
+  });
 });
 
 Deno.test("ABOR mid-upload: 426 then 226, nothing stored, the old file intact", async () => {
-  const s = await startServer();
-  try {
+  await withServer({}, async (s) => {
     const old = randomBytes(1000);
     await Deno.writeFile(`${s.root}/keep.bin`, old);
     const c = await RawClient.login(s.port);
@@ -117,14 +102,11 @@ Deno.test("ABOR mid-upload: 426 then 226, nothing stored, the old file intact", 
     await c.store("keep.bin", bytes); // the session goes on
     assertEquals(await Deno.readFile(`${s.root}/keep.bin`), bytes);
     c.close();
-  } finally {
-    await s.stop();
-  }
+  });
 });
 
 Deno.test("control connection lost mid-upload: nothing stored, the old file intact", async () => {
-  const s = await startServer();
-  try {
+  await withServer({}, async (s) => {
     await Deno.writeTextFile(`${s.root}/keep.txt`, "old");
     const c = await RawClient.login(s.port);
     const data = await c.epsv();
@@ -141,15 +123,11 @@ Deno.test("control connection lost mid-upload: nothing stored, the old file inta
       log,
       /WARNING transfer .*command=STOR path=\/keep\.txt .*result="426 Control connection closed/,
     );
-  } finally {
-    await s.stop();
-  }
+  });
 });
 
 Deno.test("a reset data connection is a broken upload, never a complete one", async () => {
-  const s = await startServer();
-  try {
-    const c = await RawClient.login(s.port);
+  await withSession({}, async (c, s) => {
     const reply = await c.expect("EPSV", 229);
     const port = Number(/\|\|\|(\d+)\|/.exec(reply.text)![1]);
     await c.send("STOR reset.bin");
@@ -168,15 +146,11 @@ s.close()
     assertEquals(final.code, 426, final.text);
     assert(!(await exists(`${s.root}/reset.bin`)), "no partial file");
     assertEquals(await stagedFiles(s.root), []);
-    c.close();
-  } finally {
-    await s.stop();
-  }
+  });
 });
 
 Deno.test("data connections from another address are refused (no transfer theft)", async () => {
-  const s = await startServer();
-  try {
+  await withServer({}, async (s) => {
     await Deno.writeTextFile(`${s.root}/secret.txt`, "secret");
     const c = await RawClient.login(s.port);
     const reply = await c.expect("EPSV", 229);
@@ -196,17 +170,16 @@ print("got", len(data))
     assertEquals(new TextDecoder().decode(await readAll(data)), "secret");
     assertEquals((await c.read()).code, 226);
     c.close();
-  } finally {
-    await s.stop();
-  }
+  });
 });
 
 Deno.test("passive ports: accept timeout is 425, ports return to the pool, EPSV ALL", async () => {
-  const s = await startServer((c) => {
-    c.passiveAcceptTimeoutMs = 300;
-    c.passivePorts = { min: 41500, max: 41502 };
-  });
-  try {
+  await withServer({
+    adjust: (c) => {
+      c.passiveAcceptTimeoutMs = 300;
+      c.passivePorts = { min: 41500, max: 41502 };
+    },
+  }, async (s) => {
     const c = await RawClient.login(s.port);
     await c.expect("PASV", 227);
     await c.send("LIST");
@@ -221,15 +194,11 @@ Deno.test("passive ports: accept timeout is 425, ports return to the pool, EPSV 
     c.close();
     await eventually(() => s.server.sessionCount === 0);
     assertEquals(s.server.passivePortsInUse, 0);
-  } finally {
-    await s.stop();
-  }
+  });
 });
 
 Deno.test("single_file_max_size: 552 and nothing stored", async () => {
-  const s = await startServer((c) => c.singleFileMaxSize = 100_000);
-  try {
-    const c = await RawClient.login(s.port);
+  await withSession({ adjust: (c) => c.singleFileMaxSize = 100_000 }, async (c, s) => {
     await c.store("fits.bin", randomBytes(100_000));
     const data = await c.epsv();
     await c.expect("STOR big.bin", 150);
@@ -238,16 +207,11 @@ Deno.test("single_file_max_size: 552 and nothing stored", async () => {
     assertEquals(final.code, 552, final.text);
     assert(!(await exists(`${s.root}/big.bin`)));
     assertEquals(await stagedFiles(s.root), []);
-    c.close();
-  } finally {
-    await s.stop();
-  }
+  });
 });
 
 Deno.test("a stalled upload is aborted after data_timeout, nothing stored", async () => {
-  const s = await startServer((c) => c.dataTimeoutMs = 300);
-  try {
-    const c = await RawClient.login(s.port);
+  await withSession({ adjust: (c) => c.dataTimeoutMs = 300 }, async (c, s) => {
     const data = await c.epsv();
     await c.expect("STOR stall.bin", 150);
     await data.write(randomBytes(1000));
@@ -256,15 +220,11 @@ Deno.test("a stalled upload is aborted after data_timeout, nothing stored", asyn
     assertMatch(final.text, /timed out/);
     assert(!(await exists(`${s.root}/stall.bin`)));
     data.close();
-    c.close();
-  } finally {
-    await s.stop();
-  }
+  });
 });
 
 Deno.test("shutdown: a transfer ending within the grace period commits; one past it is discarded", async () => {
-  const s = await startServer((c) => c.shutdownGraceMs = 800);
-  try {
+  await withServer({ adjust: (c) => c.shutdownGraceMs = 800 }, async (s) => {
     const quick = await RawClient.login(s.port);
     const slow = await RawClient.login(s.port);
     const idle = await RawClient.login(s.port);
@@ -286,27 +246,19 @@ Deno.test("shutdown: a transfer ending within the grace period commits; one past
     assertEquals(await stagedFiles(s.root), []);
     for (const c of [quick, slow, idle]) c.close();
     slowData.close();
-  } finally {
-    await s.stop();
-  }
+  });
 });
 
 Deno.test("masquerade_address: an IP is announced as is; a host name is resolved", async () => {
   for (const [masquerade, expected] of [["10.1.2.3", "10,1,2,3"], ["localhost", "127,0,0,1"]]) {
-    const s = await startServer((c) => c.masqueradeAddress = masquerade);
-    try {
-      const c = await RawClient.login(s.port);
+    await withSession({ adjust: (c) => c.masqueradeAddress = masquerade }, async (c) => {
       assertMatch((await c.expect("PASV", 227)).text, new RegExp(`\\(${expected},\\d+,\\d+\\)`));
-      c.close();
-    } finally {
-      await s.stop();
-    }
+    });
   }
 });
 
 Deno.test("IPv6: listen on ::1, EPSV transfers work, PASV says to use EPSV", async () => {
-  const s = await startServer((c) => c.listenAddress = "::1");
-  try {
+  await withServer({ adjust: (c) => c.listenAddress = "::1" }, async (s) => {
     const conn = await Deno.connect({ hostname: "::1", port: s.port });
     conn.close();
     const c = await RawClient.connect(s.port, "::1");
@@ -324,7 +276,5 @@ Deno.test("IPv6: listen on ::1, EPSV transfers work, PASV says to use EPSV", asy
     assertEquals((await c.read()).code, 226);
     assertEquals(await Deno.readFile(`${s.root}/v6.bin`), bytes);
     c.close();
-  } finally {
-    await s.stop();
-  }
+  });
 });

@@ -13,6 +13,7 @@ import { crc64Decimal } from "./support/cos_emulator/crc64.ts";
 import { BUCKET, startCosServer } from "./support/cos_server.ts";
 import { RawClient, readAll, writeAllAndClose } from "./support/raw_client.ts";
 import { randomBytes, sha256 } from "./support/server.ts";
+import { withServer, withSession } from "./support/kit.ts";
 
 const MIB = 1024 * 1024;
 const encoder = new TextEncoder();
@@ -109,9 +110,7 @@ async function retrieveRaw(c: RawClient, path: string) {
 }
 
 Deno.test("verify: uploads carry COS's CRC; a part COS stored corrupt once is sent again", async () => {
-  const s = await startCosServer();
-  try {
-    const c = await RawClient.login(s.port);
+  await withSession({ storage: "cos" }, async (c, s) => {
     const bytes = randomBytes(3 * MIB + 7);
     const fault = s.emulator.injectFault({ op: "UploadPart", kind: "corrupt", nth: 2 });
     await c.store("once.bin", bytes);
@@ -120,15 +119,11 @@ Deno.test("verify: uploads carry COS's CRC; a part COS stored corrupt once is se
     assertEquals(await sha256(stored.slice()), await sha256(bytes));
     assertEquals(await c.retrieve("once.bin"), bytes);
     assertEquals(s.emulator.inflightUploads(), []);
-    c.close();
-  } finally {
-    await s.stop();
-  }
+  });
 });
 
 Deno.test("verify: a part stored corrupt every time is 451, the upload aborted, the older object intact", async () => {
-  const s = await startCosServer();
-  try {
+  await withServer({ storage: "cos" }, async (s) => {
     const older = randomBytes(1000);
     s.emulator.putObject(BUCKET, "keep.bin", older);
     const c = await RawClient.login(s.port);
@@ -141,31 +136,22 @@ Deno.test("verify: a part stored corrupt every time is 451, the upload aborted, 
     assertEquals(s.emulator.getObject(BUCKET, "keep.bin"), older);
     await c.expect("NOOP", 200);
     c.close();
-  } finally {
-    await s.stop();
-  }
+  });
 });
 
 Deno.test("verify: a wrong object CRC at complete is 451 and no object is left", async () => {
-  const s = await startCosServer();
-  try {
-    const c = await RawClient.login(s.port);
+  await withSession({ storage: "cos" }, async (c, s) => {
     const complete = s.emulator.injectFault({ op: "CompleteMultipartUpload", kind: "bad-crc" });
     const done = await failedStore(c, "big.bin", randomBytes(2 * MIB + 1));
     assertEquals(done.code, 451, done.text);
     assertEquals(complete.hits, 1);
     assertEquals(s.emulator.getObject(BUCKET, "big.bin"), undefined);
     assertEquals(s.emulator.inflightUploads(), []);
-    c.close();
-  } finally {
-    await s.stop();
-  }
+  });
 });
 
 Deno.test("verify: a single PUT damaged on the wire is refused by COS (Content-MD5): sent again, or 451 with the older object intact", async () => {
-  const s = await startCosServer();
-  try {
-    const c = await RawClient.login(s.port);
+  await withSession({ storage: "cos" }, async (c, s) => {
     const once = s.emulator.injectFault({ op: "PutObject", kind: "corrupt" });
     const bytes = randomBytes(5000);
     await c.store("small.bin", bytes);
@@ -177,15 +163,11 @@ Deno.test("verify: a single PUT damaged on the wire is refused by COS (Content-M
     assertEquals(done.code, 451, done.text);
     assertMatch(done.text, /BadDigest/);
     assertEquals(s.emulator.getObject(BUCKET, "small.bin"), bytes);
-    c.close();
-  } finally {
-    await s.stop();
-  }
+  });
 });
 
 Deno.test("verify: a corrupt whole-file download ends 426, not 226; REST downloads are not checked", async () => {
-  const s = await startCosServer();
-  try {
+  await withServer({ storage: "cos" }, async (s) => {
     const bytes = randomBytes(2 * MIB + 3);
     s.emulator.putObject(BUCKET, "d.bin", bytes);
     const c = await RawClient.login(s.port);
@@ -202,9 +184,7 @@ Deno.test("verify: a corrupt whole-file download ends 426, not 226; REST downloa
     assertEquals(await c.retrieve("d.bin"), bytes.subarray(1000));
     assertEquals(await c.retrieve("d.bin"), bytes);
     c.close();
-  } finally {
-    await s.stop();
-  }
+  });
 });
 
 Deno.test("verify: 20 concurrent 5 MiB downloads share the CRC worker; only the corrupt one is 426", async () => {
@@ -233,9 +213,7 @@ Deno.test("verify: 20 concurrent 5 MiB downloads share the CRC worker; only the 
 });
 
 Deno.test("verify: a COS without CRC64 headers is not checked (nor failed)", async () => {
-  const s = await startCosServer(() => {}, { crc64: false });
-  try {
-    const c = await RawClient.login(s.port);
+  await withSession({ storage: "cos", emulator: { crc64: false } }, async (c, s) => {
     for (const size of [10, 2 * MIB + 5]) {
       const bytes = randomBytes(size);
       await c.store(`n${size}.bin`, bytes);
@@ -245,18 +223,16 @@ Deno.test("verify: a COS without CRC64 headers is not checked (nor failed)", asy
     s.emulator.injectFault({ op: "GetObject", kind: "corrupt" });
     const got = await c.retrieve("n10.bin");
     assertEquals(got.length, 10);
-    c.close();
-  } finally {
-    await s.stop();
-  }
+  });
 });
 
 Deno.test("verify: verify_checksums = false turns the checks off", async () => {
-  const s = await startCosServer((config) => {
-    config.verifyChecksums = false;
-  });
-  try {
-    const c = await RawClient.login(s.port);
+  await withSession({
+    storage: "cos",
+    adjust: (config) => {
+      config.verifyChecksums = false;
+    },
+  }, async (c, s) => {
     const bytes = randomBytes(2 * MIB + 5);
     s.emulator.injectFault({ op: "UploadPart", kind: "corrupt" });
     await c.store("off.bin", bytes);
@@ -264,8 +240,5 @@ Deno.test("verify: verify_checksums = false turns the checks off", async () => {
     assert(await sha256(stored.slice()) !== await sha256(bytes), "the corruption was stored");
     s.emulator.injectFault({ op: "GetObject", kind: "corrupt" });
     assertEquals((await c.retrieve("off.bin")).length, bytes.length);
-    c.close();
-  } finally {
-    await s.stop();
-  }
+  });
 });
