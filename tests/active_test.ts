@@ -5,11 +5,20 @@
  */
 
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
-import { type ClientRun, needs, python, run } from "./support/clients.ts";
+import { needs, python, run } from "./support/clients.ts";
 import { RawClient, readAll, writeAllAndClose } from "./support/raw_client.ts";
-import { eventually, randomBytes, sha256, startServer, type TestServer } from "./support/server.ts";
+import { eventually, randomBytes, sha256, startServer } from "./support/server.ts";
+import {
+  CLIENT_TIMEOUT_MS,
+  curl,
+  ftpUrl,
+  ok,
+  show,
+  withServer,
+  withServerDir,
+  withSession,
+} from "./support/kit.ts";
 
-const CLIENT_TIMEOUT_MS = 30_000;
 const decoder = new TextDecoder();
 
 // ---------------------------------------------------------------------------
@@ -155,9 +164,7 @@ function ipv6Available(): boolean {
 // ---------------------------------------------------------------------------
 
 Deno.test("PORT: RETR, STOR, LIST, NLST and MLSD over server-initiated connections", async () => {
-  const s = await startServer();
-  try {
-    const c = await RawClient.login(s.port);
+  await withSession({}, async (c, s) => {
     for (const size of [0, 1, 1024 * 1024 + 7]) {
       const bytes = randomBytes(size);
       await activeStore(c, viaPort, `up${size}.bin`, bytes);
@@ -178,16 +185,11 @@ Deno.test("PORT: RETR, STOR, LIST, NLST and MLSD over server-initiated connectio
     const zeros = (p: DataPort) => `PORT 127,000,00,001,${p.port >> 8},${p.port & 255}`;
     assertEquals(decoder.decode(await activeRetrieve(c, zeros, "up1.bin")).length, 1);
     assertEquals(s.server.passivePortsInUse, 0);
-    c.close();
-  } finally {
-    await s.stop();
-  }
+  });
 });
 
 Deno.test("EPRT |1|: byte-exact RETR/STOR and listings; any delimiter works", async () => {
-  const s = await startServer();
-  try {
-    const c = await RawClient.login(s.port);
+  await withSession({}, async (c, s) => {
     const bytes = randomBytes(300_000);
     await activeStore(c, viaEprt, "e.bin", bytes);
     assertEquals(await fileSha(`${s.root}/e.bin`), await sha256(bytes));
@@ -200,18 +202,14 @@ Deno.test("EPRT |1|: byte-exact RETR/STOR and listings; any delimiter works", as
     assertMatch(await activeListing(c, viaEprt, "MLSD"), /type=file;size=300000;.* e\.bin\r\n/);
     const feat = await c.expect("FEAT", 211);
     assertMatch(feat.text, /^ EPRT$/m);
-    c.close();
-  } finally {
-    await s.stop();
-  }
+  });
 });
 
 Deno.test({
   name: "EPRT |2| works over an IPv6 control connection; |1| and PORT there are refused",
   ignore: !ipv6Available(),
 }, async () => {
-  const s = await startServer((c) => c.listenAddress = "::1");
-  try {
+  await withServer({ adjust: (c) => c.listenAddress = "::1" }, async (s) => {
     const c = await RawClient.connect(s.port, "::1");
     await c.expect("USER demo", 331);
     await c.expect("PASS demo", 230);
@@ -236,14 +234,11 @@ Deno.test({
     assertMatch(port.text, /IPv4-only.*use EPRT/);
     await c.expect("EPRT |2|::2|5000|", 500);
     c.close();
-  } finally {
-    await s.stop();
-  }
+  });
 });
 
 Deno.test("PORT/EPRT to a port below 1024 is refused and prepares nothing", async () => {
-  const s = await startServer();
-  try {
+  await withServer({}, async (s) => {
     const secret = randomBytes(1000);
     await Deno.writeFile(`${s.root}/secret.bin`, secret);
     const c = await RawClient.login(s.port);
@@ -269,9 +264,7 @@ Deno.test("PORT/EPRT to a port below 1024 is refused and prepares nothing", asyn
     assertEquals(await readAll(data), secret);
     await expectDone(c, "PASV RETR");
     c.close();
-  } finally {
-    await s.stop();
-  }
+  });
 });
 
 Deno.test("PORT/EPRT naming another address is refused; nothing connects there", async () => {
@@ -301,8 +294,7 @@ Deno.test("PORT/EPRT naming another address is refused; nothing connects there",
 });
 
 Deno.test("malformed PORT and EPRT are 501; unknown EPRT protocols are 522", async () => {
-  const s = await startServer();
-  try {
+  await withServer({}, async (s) => {
     const c = await RawClient.login(s.port);
     const malformed = [
       "PORT",
@@ -338,9 +330,7 @@ Deno.test("malformed PORT and EPRT are 501; unknown EPRT protocols are 522", asy
     const anonymous = await RawClient.connect(s.port);
     await anonymous.expect("PORT 127,0,0,1,19,136", 530);
     anonymous.close();
-  } finally {
-    await s.stop();
-  }
+  });
 });
 
 Deno.test("active_mode = false: PORT and EPRT are 502; passive still works", async () => {
@@ -367,9 +357,7 @@ Deno.test("active_mode = false: PORT and EPRT are 502; passive still works", asy
 });
 
 Deno.test("after EPSV ALL, PORT and EPRT are 501", async () => {
-  const s = await startServer();
-  try {
-    const c = await RawClient.login(s.port);
+  await withSession({}, async (c) => {
     await c.expect("EPSV ALL", 200);
     const port = new DataPort();
     try {
@@ -383,15 +371,11 @@ Deno.test("after EPSV ALL, PORT and EPRT are 501", async () => {
       port.close();
     }
     assertEquals((await c.listing("NLST")).trim(), "");
-    c.close();
-  } finally {
-    await s.stop();
-  }
+  });
 });
 
 Deno.test("a new PORT/EPRT/PASV/EPSV replaces the prepared data connection", async () => {
-  const s = await startServer();
-  try {
+  await withServer({}, async (s) => {
     await Deno.writeTextFile(`${s.root}/f.txt`, "latest wins");
     const c = await RawClient.login(s.port);
     // PASV then PORT: the passive port is released, the transfer goes active.
@@ -431,15 +415,11 @@ Deno.test("a new PORT/EPRT/PASV/EPSV replaces the prepared data connection", asy
     }
     assertEquals(s.server.passivePortsInUse, 0);
     c.close();
-  } finally {
-    await s.stop();
-  }
+  });
 });
 
 Deno.test("a refused connect is 425 with the reason; a failed STOR stores nothing", async () => {
-  const s = await startServer();
-  try {
-    const c = await RawClient.login(s.port);
+  await withSession({}, async (c, s) => {
     const closed = new DataPort();
     const port = closed.port;
     closed.close(); // nothing listens there now
@@ -454,10 +434,7 @@ Deno.test("a refused connect is 425 with the reason; a failed STOR stores nothin
     const bytes = randomBytes(5000);
     await activeStore(c, viaPort, "ok.bin", bytes);
     assertEquals(await Deno.readFile(`${s.root}/ok.bin`), bytes);
-    c.close();
-  } finally {
-    await s.stop();
-  }
+  });
 });
 
 /**
@@ -501,9 +478,7 @@ Deno.test({
   ...needs("python3"),
 }, async () => {
   const hole = await blackHole();
-  const s = await startServer((c) => c.passiveAcceptTimeoutMs = 400);
-  try {
-    const c = await RawClient.login(s.port);
+  await withSession({ adjust: (c) => c.passiveAcceptTimeoutMs = 400 }, async (c) => {
     const arg = `127,0,0,1,${hole.port >> 8},${hole.port & 255}`;
     await c.expect(`PORT ${arg}`, 200);
     const started = Date.now();
@@ -514,10 +489,7 @@ Deno.test({
       /Can't open data connection: no answer from 127\.0\.0\.1 port \d+ in time/,
     );
     assert(Date.now() - started >= 350, "the connect gave up before its timeout");
-    c.close();
-  } finally {
-    await s.stop();
-  }
+  });
   const unlimited = await startServer((c) => c.passiveAcceptTimeoutMs = 0);
   try {
     await Deno.writeTextFile(`${unlimited.root}/f.txt`, "x");
@@ -545,41 +517,11 @@ Deno.test({
 // Real clients
 // ---------------------------------------------------------------------------
 
-function show(r: ClientRun): string {
-  return `exit ${r.code}\n--- stdout\n${r.stdout.slice(-3000)}\n--- stderr\n${
-    r.stderr.slice(-3000)
-  }`;
-}
-
-function ok(r: ClientRun, what: string): ClientRun {
-  assertEquals(r.code, 0, `${what} failed:\n${show(r)}`);
-  return r;
-}
-
-function ftpUrl(s: TestServer, path: string): string {
-  return `ftp://demo:demo@127.0.0.1:${s.port}${path}`;
-}
-
-function curl(args: string[]): Promise<ClientRun> {
-  return run("curl", ["-sS", "--max-time", "20", ...args], { timeoutMs: CLIENT_TIMEOUT_MS });
-}
-
-async function withServer(fn: (s: TestServer, local: string) => Promise<void>): Promise<void> {
-  const s = await startServer();
-  const local = await Deno.makeTempDir({ prefix: "cosftp-active-" });
-  try {
-    await fn(s, local);
-  } finally {
-    await s.stop();
-    await Deno.remove(local, { recursive: true }).catch(() => {});
-  }
-}
-
 Deno.test({
   name: "curl active mode (-P -, EPRT and PORT): byte-exact up and down",
   ...needs("curl"),
 }, async (t) => {
-  await withServer(async (s, local) => {
+  await withServerDir({}, async (s, local) => {
     const payload = randomBytes(700_000);
     await Deno.writeFile(`${local}/payload.bin`, payload);
 
@@ -655,7 +597,7 @@ Deno.test({
 Deno.test(
   { name: "lftp with ftp:passive-mode off: put, get, ls byte-exact", ...needs("lftp") },
   async () => {
-    await withServer(async (s, local) => {
+    await withServerDir({}, async (s, local) => {
       const payload = randomBytes(400_000);
       await Deno.writeFile(`${local}/l.bin`, payload);
       const script = [
@@ -690,7 +632,7 @@ Deno.test({
   name: "python ftplib set_pasv(False): storbinary/retrbinary byte-exact",
   ...needs("python3"),
 }, async () => {
-  await withServer(async (s, local) => {
+  await withServerDir({}, async (s, local) => {
     const payload = randomBytes(500_000);
     await Deno.writeFile(`${local}/py.bin`, payload);
     const r = await python(

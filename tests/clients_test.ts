@@ -10,50 +10,14 @@ import { Readable, Writable } from "node:stream";
 import { Client } from "basic-ftp";
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
 import { type ClientRun, needs, python, run } from "./support/clients.ts";
-import { randomBytes, sha256, startServer, type TestServer, user } from "./support/server.ts";
-
-/** Every client run gets at most this long. */
-const CLIENT_TIMEOUT_MS = 30_000;
+import { randomBytes, sha256, type TestServer, user } from "./support/server.ts";
+import { CLIENT_TIMEOUT_MS, curl, failed, ftpUrl, ok, show, withServerDir } from "./support/kit.ts";
 
 const encoder = new TextEncoder();
 
 // ---------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------
-
-/** Runs `fn` with a fresh server and a local temp dir; always cleans both up. */
-async function withServer(
-  fn: (s: TestServer, local: string) => Promise<void>,
-  adjust?: Parameters<typeof startServer>[0],
-): Promise<void> {
-  const s = await startServer(adjust);
-  const local = await Deno.makeTempDir({ prefix: "cosftp-client-" });
-  try {
-    await fn(s, local);
-  } finally {
-    await s.stop();
-    await Deno.remove(local, { recursive: true }).catch(() => {});
-  }
-}
-
-/** Formats a client run for assertion messages. */
-function show(r: ClientRun): string {
-  return `exit ${r.code}\n--- stdout\n${r.stdout.slice(-3000)}\n--- stderr\n${
-    r.stderr.slice(-3000)
-  }`;
-}
-
-/** Asserts the client exited 0. */
-function ok(r: ClientRun, what: string): ClientRun {
-  assertEquals(r.code, 0, `${what} failed:\n${show(r)}`);
-  return r;
-}
-
-/** Asserts the client failed (non-zero exit). */
-function failed(r: ClientRun, what: string): ClientRun {
-  assert(r.code !== 0, `${what} should have failed:\n${show(r)}`);
-  return r;
-}
 
 /** Bytes of a file, or null when it does not exist. */
 async function readOrNull(path: string): Promise<Uint8Array<ArrayBuffer> | null> {
@@ -151,15 +115,6 @@ function lines(text: string): string[] {
   return text.split("\n").map((l) => l.replace(/\r$/, "")).filter((l) => l !== "");
 }
 
-function ftpUrl(s: TestServer, path: string, auth = "demo:demo"): string {
-  return `ftp://${auth}@127.0.0.1:${s.port}${encodeURI(path)}`;
-}
-
-/** curl with our standard options: quiet but errors shown, bounded in time. */
-function curl(args: string[], cwd?: string): Promise<ClientRun> {
-  return run("curl", ["-sS", "--max-time", "20", ...args], { cwd, timeoutMs: CLIENT_TIMEOUT_MS });
-}
-
 /** lftp with settings that make failures fast and fatal. */
 function lftp(s: TestServer, script: string, cwd?: string): Promise<ClientRun> {
   const prelude = "set cmd:fail-exit yes; set ftp:passive-mode on; set net:max-retries 1; " +
@@ -179,7 +134,7 @@ Deno.test({
   name: "curl: upload, download, listings, DELE, rename, resume, ASCII, EPSV/PASV",
   ...needs("curl"),
 }, async (t) => {
-  await withServer(async (s, local) => {
+  await withServerDir({}, async (s, local) => {
     const payload = randomBytes(300_000);
     const src = await writeLocal(local, "payload.bin", payload);
 
@@ -379,7 +334,7 @@ Deno.test({
   name: "lftp: mirror -R (Chinese and spaced names), put/get, listings, mkdir/mv/rm/rmdir",
   ...needs("lftp"),
 }, async (t) => {
-  await withServer(async (s, local) => {
+  await withServerDir({}, async (s, local) => {
     const tree = `${local}/tree`;
     const files = new Map<string, Uint8Array<ArrayBuffer>>([
       ["a.txt", encoder.encode("hello from lftp\n")],
@@ -492,7 +447,7 @@ Deno.test({
 // ---------------------------------------------------------------------------
 
 Deno.test({ name: "tnftp: put, get, ls, mkdir, rename, delete", ...needs("tnftp") }, async () => {
-  await withServer(async (s, local) => {
+  await withServerDir({}, async (s, local) => {
     const data = randomBytes(150_000);
     await writeLocal(local, "t1.bin", data);
     const script = [
@@ -543,7 +498,7 @@ Deno.test({
   name: "ncftp: ncftpput, ncftpget, ncftpls",
   ...needs("ncftpput", "ncftpget", "ncftpls"),
 }, async (t) => {
-  await withServer(async (s, local) => {
+  await withServerDir({}, async (s, local) => {
     const n1 = randomBytes(250_000);
     const n2 = encoder.encode("ncftp text file\n");
     await writeLocal(local, "n1.bin", n1);
@@ -663,7 +618,9 @@ Deno.test({
     "python ftplib: STOR/RETR 5 MiB, MLSD facts and perm, NLST, SIZE, MDTM, rename, delete, MKD/RMD, PWD quoting",
   ...needs("python3"),
 }, async () => {
-  await withServer(async (s, local) => {
+  await withServerDir({
+    adjust: (c) => c.users.push(user("reader", "reader", { canWrite: false, canDelete: false })),
+  }, async (s, local) => {
     const big = randomBytes(5 * 1024 * 1024);
     await writeLocal(local, "big.bin", big);
     const inner = encoder.encode("inside a quoted dir\n");
@@ -741,7 +698,7 @@ Deno.test({
     }
     assertMatch(out.ro_mkd, /^550 /);
     assert(!(await isDir(`${s.root}/py/nope`)), "read-only MKD created nothing");
-  }, (c) => c.users.push(user("reader", "reader", { canWrite: false, canDelete: false })));
+  });
 });
 
 const PY_PARALLEL = String.raw`
@@ -773,7 +730,7 @@ Deno.test({
   name: "python ftplib: 8 parallel clients upload and download 2 MiB each, byte-exact",
   ...needs("python3"),
 }, async () => {
-  await withServer(async (s, local) => {
+  await withServerDir({}, async (s, local) => {
     const n = 8;
     const files: Uint8Array<ArrayBuffer>[] = [];
     for (let i = 0; i < n; i++) {
@@ -824,7 +781,7 @@ Deno.test({
   name:
     "basic-ftp: ensureDir, uploadFrom, downloadTo, list, size, lastMod, rename, remove, removeDir",
 }, async () => {
-  await withServer(async (s, local) => {
+  await withServerDir({}, async (s, local) => {
     const client = new Client(15_000);
     try {
       await client.access({
@@ -901,7 +858,13 @@ Deno.test({
 Deno.test(
   { name: "rights: read-only, write-only and no-delete users (curl)", ...needs("curl") },
   async (t) => {
-    await withServer(async (s, local) => {
+    await withServerDir({
+      adjust: (c) => {
+        c.users.push(user("ro", "ro", { canWrite: false, canDelete: false }));
+        c.users.push(user("wo", "wo", { canRead: false }));
+        c.users.push(user("nd", "nd", { canDelete: false }));
+      },
+    }, async (s, local) => {
       const original = randomBytes(50_000);
       await writeLocal(s.root, "shared/original.bin", original);
       await Deno.mkdir(`${s.root}/shared/emptydir`);
@@ -1019,10 +982,6 @@ Deno.test(
           await assertFileBytes(`${s.root}/shared/nd-renamed.bin`, fresh, "rename source kept");
         },
       );
-    }, (c) => {
-      c.users.push(user("ro", "ro", { canWrite: false, canDelete: false }));
-      c.users.push(user("wo", "wo", { canRead: false }));
-      c.users.push(user("nd", "nd", { canDelete: false }));
     });
   },
 );

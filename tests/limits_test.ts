@@ -29,6 +29,7 @@ try:
 except ftplib.all_errors as error:
     print("ERROR", error)
 `;
+import { withServer } from "./support/kit.ts";
 
 async function loginFromSecondAddress(port: number, name = "demo", password = "demo") {
   const out = await python(LOGIN_FROM_SECOND_ADDRESS, [String(port), name, password], 20_000);
@@ -63,8 +64,7 @@ Deno.test({
   name: "per-IP limit: the connection over the limit gets 421; other addresses are unaffected",
   ...needs("python3"),
   async fn() {
-    const s = await startServer((c) => c.maxConnectionsPerIp = 2);
-    try {
+    await withServer({ adjust: (c) => c.maxConnectionsPerIp = 2 }, async (s) => {
       const first = await RawClient.login(s.port);
       const second = await RawClient.connect(s.port);
       assertEquals(await refusal(s.port), "421 Too many connections from your address\r\n");
@@ -75,9 +75,7 @@ Deno.test({
       await first.expect("NOOP", 200);
       first.close();
       third.close();
-    } finally {
-      await s.stop();
-    }
+    });
   },
 });
 
@@ -85,11 +83,12 @@ Deno.test({
 // Logged-in users.
 
 Deno.test("logged-in cap: a PASS over it gets 421 and a hang-up; QUIT frees the slot", async () => {
-  const s = await startServer((c) => {
-    c.maxLoggedInUsers = 1;
-    c.loginFailDelayMs = 10;
-  });
-  try {
+  await withServer({
+    adjust: (c) => {
+      c.maxLoggedInUsers = 1;
+      c.loginFailDelayMs = 10;
+    },
+  }, async (s) => {
     const first = await RawClient.login(s.port);
     const second = await RawClient.connect(s.port);
     await second.expect("USER demo", 331);
@@ -110,9 +109,7 @@ Deno.test("logged-in cap: a PASS over it gets 421 and a hang-up; QUIT frees the 
     fourth.close();
     const log = await s.logText();
     assertMatch(log, /WARNING login .*user=demo .*result=too-many-users/);
-  } finally {
-    await s.stop();
-  }
+  });
 });
 
 // ---------------------------------------------------------------------------------------
@@ -122,14 +119,15 @@ Deno.test({
   name: "ban: N failed logins from an address refuse its new connections, not other addresses",
   ...needs("python3"),
   async fn() {
-    const s = await startServer((c) => {
-      c.banAfterFailures = 3;
-      c.banWindowMs = 60_000;
-      c.banTimeMs = 60_000;
-      c.loginFailDelayMs = 10;
-      c.maxLoginAttempts = 10;
-    });
-    try {
+    await withServer({
+      adjust: (c) => {
+        c.banAfterFailures = 3;
+        c.banWindowMs = 60_000;
+        c.banTimeMs = 60_000;
+        c.loginFailDelayMs = 10;
+        c.maxLoginAttempts = 10;
+      },
+    }, async (s) => {
       const attacker = await RawClient.connect(s.port);
       for (const name of ["demo", "nobody"]) {
         await attacker.expect(`USER ${name}`, 331);
@@ -148,20 +146,19 @@ Deno.test({
       attacker.close();
       assertEquals(await refusal(s.port), banned);
       assertMatch(await s.logText(), /WARNING banned ip=127\.0\.0\.1 seconds=60/);
-    } finally {
-      await s.stop();
-    }
+    });
   },
 });
 
 Deno.test("ban: expires after ban_time; failures outside the window do not add up", async () => {
-  const s = await startServer((c) => {
-    c.banAfterFailures = 2;
-    c.banWindowMs = 500;
-    c.banTimeMs = 500;
-    c.loginFailDelayMs = 0;
-  });
-  try {
+  await withServer({
+    adjust: (c) => {
+      c.banAfterFailures = 2;
+      c.banWindowMs = 500;
+      c.banTimeMs = 500;
+      c.loginFailDelayMs = 0;
+    },
+  }, async (s) => {
     const c = await RawClient.connect(s.port);
     await c.expect("USER demo", 331);
     await c.expect("PASS wrong", 530);
@@ -176,9 +173,7 @@ Deno.test("ban: expires after ban_time; failures outside the window do not add u
     await new Promise((r) => setTimeout(r, 650));
     const after = await RawClient.login(s.port);
     after.close();
-  } finally {
-    await s.stop();
-  }
+  });
 });
 
 Deno.test("limits: the failure table stays bounded and forgets stale addresses", () => {
@@ -258,11 +253,12 @@ Deno.test("hash format: $pbkdf2-sha256$<iterations>$<salt>$<hash>, salted", asyn
 
 Deno.test("hashed passwords log in; wrong ones and unknown names fail alike", async () => {
   const hash = await hashPassword("s3cret pw");
-  const s = await startServer((c) => {
-    c.users = [user("demo", "demo"), user("hashed", hash)];
-    c.loginFailDelayMs = 10;
-  });
-  try {
+  await withServer({
+    adjust: (c) => {
+      c.users = [user("demo", "demo"), user("hashed", hash)];
+      c.loginFailDelayMs = 10;
+    },
+  }, async (s) => {
     const c = await RawClient.login(s.port, "hashed", "s3cret pw");
     await c.expect("PWD", 257);
     c.close();
@@ -275,9 +271,7 @@ Deno.test("hashed passwords log in; wrong ones and unknown names fail alike", as
     (await RawClient.login(s.port, "demo", "demo")).close(); // plaintext still works
     const log = await s.logText();
     assert(!log.includes("s3cret") && !log.includes(hash.split("$")[4]), "no secrets in the log");
-  } finally {
-    await s.stop();
-  }
+  });
 });
 
 Deno.test("unknown names and plaintext users cost a hash check too (no name probing)", async () => {
