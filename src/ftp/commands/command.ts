@@ -38,6 +38,11 @@ export interface Command {
   run(session: Session, arg: string): Promise<void>;
 }
 
+/** A command whose whole work is one fixed reply (NOOP, SYST, ALLO). */
+export function fixedReply(syntax: string, access: Access, code: number, text: string): Command {
+  return { access, syntax, run: (session) => session.send(code, text) };
+}
+
 /** Throws the reply for a user who may not run a command that needs `access`. */
 export function checkAccess(session: Session, access: Access): void {
   if (access === "none") return;

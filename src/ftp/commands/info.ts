@@ -8,28 +8,16 @@ import { VERSION } from "../../version.ts";
 import type { Session } from "../context.ts";
 import { FtpError } from "../errors.ts";
 import { formatListLine, SUPPORTED_FACTS } from "../listing.ts";
-import { type Command, loggedIn } from "./command.ts";
+import { type Command, fixedReply, loggedIn } from "./command.ts";
 import { hashFeature, optsHash } from "./hash.ts";
 import { resolveListTarget, targetEntries } from "./listing.ts";
 
 /** Most lines STAT <path> sends over the control connection. */
 const STAT_MAX_LINES = 1000;
 
-const noop: Command = {
-  access: "none",
-  syntax: "NOOP",
-  async run(session) {
-    await session.send(200, "NOOP ok");
-  },
-};
+const noop = fixedReply("NOOP", "none", 200, "NOOP ok");
 
-const syst: Command = {
-  access: "none",
-  syntax: "SYST",
-  async run(session) {
-    await session.send(215, "UNIX Type: L8");
-  },
-};
+const syst = fixedReply("SYST", "none", 215, "UNIX Type: L8");
 
 const feat: Command = {
   access: "none",

@@ -26,29 +26,24 @@ const type: Command = {
   },
 };
 
-const mode: Command = {
-  access: "login",
-  needsArg: true,
-  syntax: "MODE S",
-  async run(session, arg) {
-    if (arg.trim().toUpperCase() !== "S") {
-      throw new FtpError(504, "Only MODE S (stream) is supported");
-    }
-    await session.send(200, "Mode set to S");
-  },
-};
+/** MODE and STRU: one value is supported (`meaning` names it in the refusal). */
+function onlyValue(verb: string, value: string, meaning: string, what: string): Command {
+  return {
+    access: "login",
+    needsArg: true,
+    syntax: `${verb} ${value}`,
+    async run(session, arg) {
+      if (arg.trim().toUpperCase() !== value) {
+        throw new FtpError(504, `Only ${verb} ${value} (${meaning}) is supported`);
+      }
+      await session.send(200, `${what} set to ${value}`);
+    },
+  };
+}
 
-const stru: Command = {
-  access: "login",
-  needsArg: true,
-  syntax: "STRU F",
-  async run(session, arg) {
-    if (arg.trim().toUpperCase() !== "F") {
-      throw new FtpError(504, "Only STRU F (file) is supported");
-    }
-    await session.send(200, "Structure set to F");
-  },
-};
+const mode = onlyValue("MODE", "S", "stream", "Mode");
+
+const stru = onlyValue("STRU", "F", "file", "Structure");
 
 /** TYPE, MODE, STRU. */
 export const PARAMETER_COMMANDS: Record<string, Command> = { TYPE: type, MODE: mode, STRU: stru };

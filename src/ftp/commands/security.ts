@@ -4,6 +4,7 @@
  * @module
  */
 
+import type { Session } from "../context.ts";
 import { FtpError } from "../errors.ts";
 import type { Command } from "./command.ts";
 
@@ -24,14 +25,19 @@ const auth: Command = {
   },
 };
 
+/** PBSZ and PROT mean something only on a TLS control connection (RFC 4217 9, 10). */
+function requireTlsControl(session: Session, verb: string): void {
+  if (!session.state.tls) {
+    throw new FtpError(503, `${verb} needs a TLS control connection (AUTH TLS)`);
+  }
+}
+
 const pbsz: Command = {
   access: "none",
   needsArg: true,
   syntax: "PBSZ 0",
   async run(session) {
-    if (!session.state.tls) {
-      throw new FtpError(503, "PBSZ needs a TLS control connection (AUTH TLS)");
-    }
+    requireTlsControl(session, "PBSZ");
     // TLS is a stream: the only buffer size that means anything is 0 (RFC 4217 8).
     await session.send(200, "PBSZ=0");
   },
@@ -42,9 +48,7 @@ const prot: Command = {
   needsArg: true,
   syntax: "PROT P|C",
   async run(session, arg) {
-    if (!session.state.tls) {
-      throw new FtpError(503, "PROT needs a TLS control connection (AUTH TLS)");
-    }
+    requireTlsControl(session, "PROT");
     const level = arg.trim().toUpperCase();
     if (level === "P") {
       session.state.protectData = true;

@@ -11,7 +11,7 @@ import type { Session } from "../context.ts";
 import { ConnectionLost, FtpError } from "../errors.ts";
 import { fileKey } from "../paths.ts";
 import { commitCheckpoint, receiveFromClient, sendToClient } from "../pump.ts";
-import { type Command, loggedIn, refuseDestroying, resolve } from "./command.ts";
+import { type Command, fixedReply, loggedIn, refuseDestroying, resolve } from "./command.ts";
 import { requireParent } from "./files.ts";
 
 /** The address passive listeners bind: the one the client reached us on. */
@@ -65,35 +65,35 @@ function allowActive(session: Session): void {
   session.data.discard();
 }
 
-const port: Command = {
-  access: "login",
-  needsArg: true,
-  syntax: "PORT h1,h2,h3,h4,p1,p2",
-  async run(session, arg) {
-    allowActive(session);
-    const target = parsePort(arg);
-    session.data.openActive(target.host, target.port, "PORT");
-    await session.send(
-      200,
-      "PORT command successful; the server connects when the transfer starts",
-    );
-  },
-};
+/** PORT or EPRT: `parse` reads the client's address; the connection is made when the transfer starts. */
+function activeCommand(
+  verb: "PORT" | "EPRT",
+  syntax: string,
+  parse: (session: Session, arg: string) => { host: string; port: number },
+): Command {
+  return {
+    access: "login",
+    needsArg: true,
+    syntax,
+    async run(session, arg) {
+      allowActive(session);
+      const target = parse(session, arg);
+      session.data.openActive(target.host, target.port, verb);
+      await session.send(
+        200,
+        `${verb} command successful; the server connects when the transfer starts`,
+      );
+    },
+  };
+}
 
-const eprt: Command = {
-  access: "login",
-  needsArg: true,
-  syntax: "EPRT |1|a.b.c.d|port| or |2|ipv6|port|",
-  async run(session, arg) {
-    allowActive(session);
-    const target = parseEprt(arg, familyOf(session.remoteAddress));
-    session.data.openActive(target.host, target.port, "EPRT");
-    await session.send(
-      200,
-      "EPRT command successful; the server connects when the transfer starts",
-    );
-  },
-};
+const port = activeCommand("PORT", "PORT h1,h2,h3,h4,p1,p2", (_session, arg) => parsePort(arg));
+
+const eprt = activeCommand(
+  "EPRT",
+  "EPRT |1|a.b.c.d|port| or |2|ipv6|port|",
+  (session, arg) => parseEprt(arg, familyOf(session.remoteAddress)),
+);
 
 const rest: Command = {
   access: "login",
@@ -251,13 +251,7 @@ function refuseWhenShuttingDown(session: Session): void {
   }
 }
 
-const allo: Command = {
-  access: "login",
-  syntax: "ALLO <size>",
-  async run(session) {
-    await session.send(202, "No storage allocation necessary");
-  },
-};
+const allo = fixedReply("ALLO <size>", "login", 202, "No storage allocation necessary");
 
 const abor: Command = {
   access: "login",
