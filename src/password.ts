@@ -22,12 +22,16 @@ export const DEFAULT_ITERATIONS = 310_000;
 
 const SALT_BYTES = 16;
 const HASH_BYTES = 32;
-const MIN_ITERATIONS = 1000;
-/** More would make one login cost seconds of CPU. */
-const MAX_ITERATIONS = 10_000_000;
-const MIN_SALT_BYTES = 8;
-const MIN_HASH_BYTES = 16;
-const MAX_HASH_BYTES = 64;
+
+/**
+ * What a stored hash may hold: fewer iterations or bytes are too weak to accept;
+ * more iterations would make one login cost seconds of CPU.
+ */
+const BOUNDS = {
+  iterations: { min: 1000, max: 10_000_000 },
+  saltBytes: { min: 8 },
+  hashBytes: { min: 16, max: 64 },
+};
 
 /** A parsed stored hash. */
 export interface PasswordHash {
@@ -49,16 +53,16 @@ export function parseHash(value: string): PasswordHash | string {
   }
   const [count, saltText, hashText] = fields;
   const iterations = /^\d{1,9}$/.test(count) ? Number(count) : NaN;
-  if (!(iterations >= MIN_ITERATIONS && iterations <= MAX_ITERATIONS)) {
-    return `iterations must be a whole number from ${MIN_ITERATIONS} to ${MAX_ITERATIONS}`;
+  if (!(iterations >= BOUNDS.iterations.min && iterations <= BOUNDS.iterations.max)) {
+    return `iterations must be a whole number from ${BOUNDS.iterations.min} to ${BOUNDS.iterations.max}`;
   }
   const salt = fromBase64Url(saltText);
-  if (salt === null || salt.length < MIN_SALT_BYTES) {
-    return `the salt must be base64url of at least ${MIN_SALT_BYTES} bytes`;
+  if (salt === null || salt.length < BOUNDS.saltBytes.min) {
+    return `the salt must be base64url of at least ${BOUNDS.saltBytes.min} bytes`;
   }
   const hash = fromBase64Url(hashText);
-  if (hash === null || hash.length < MIN_HASH_BYTES || hash.length > MAX_HASH_BYTES) {
-    return `the hash must be base64url of ${MIN_HASH_BYTES} to ${MAX_HASH_BYTES} bytes`;
+  if (hash === null || hash.length < BOUNDS.hashBytes.min || hash.length > BOUNDS.hashBytes.max) {
+    return `the hash must be base64url of ${BOUNDS.hashBytes.min} to ${BOUNDS.hashBytes.max} bytes`;
   }
   return { iterations, salt, hash };
 }
