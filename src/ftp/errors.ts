@@ -35,6 +35,8 @@ const STORAGE_CODES: Record<StorageErrorKind, number> = {
   "not-a-directory": 550,
   "is-a-directory": 550,
   "denied": 550,
+  "read-only": 550,
+  "no-space": 452,
   "too-large": 552,
   "too-many": 550,
   "invalid-name": 553,
@@ -48,11 +50,22 @@ export function isExpected(error: unknown): error is FtpError | StorageError {
   return error instanceof FtpError || error instanceof StorageError;
 }
 
-/** The reply a client gets for `error`. Unexpected errors never leak their details. */
-export function replyForError(error: unknown): Reply {
+/** Commands that create a file: RFC 959 has no 550 for them, 553 "file name not allowed" instead. */
+const UPLOADS = new Set(["STOR", "STOU", "APPE"]);
+
+/**
+ * The reply a client gets for `error` raised by `command` (its name, when
+ * known). Unexpected errors never leak their details.
+ */
+export function replyForError(error: unknown, command = ""): Reply {
   if (error instanceof FtpError) return reply(error.code, error.message);
-  if (error instanceof StorageError) return reply(STORAGE_CODES[error.kind], error.message);
+  if (error instanceof StorageError) return reply(storageCode(error.kind, command), error.message);
   return reply(451, "Requested action aborted: local error in processing");
+}
+
+function storageCode(kind: StorageErrorKind, command: string): number {
+  if (kind === "read-only" && UPLOADS.has(command.toUpperCase())) return 553;
+  return STORAGE_CODES[kind];
 }
 
 /** The storage request id behind a failure (COS `x-cos-request-id`), for the log. */

@@ -269,7 +269,7 @@ export class FtpSession implements Session {
   }
 
   async #reportFailure(name: string, arg: string, error: unknown): Promise<void> {
-    const failure = replyForError(error);
+    const failure = replyForError(error, name);
     this.log.warn("command-failed", {
       session: this.id,
       user: this.state.user?.user.name,

@@ -82,7 +82,7 @@ export class ActiveTransfer {
       outcome = reply(226, text);
     } catch (error) {
       const cause = signal.aborted ? signal.reason : error;
-      outcome = replyForError(cause);
+      outcome = replyForError(cause, this.spec.command);
       requestId = requestIdOf(cause);
       const kept = await this.spec.cleanup?.(cause).catch((failure) => {
         this.host.log.error("cleanup-failed", {

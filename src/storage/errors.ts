@@ -14,6 +14,10 @@ export type StorageErrorKind =
   | "not-a-directory"
   | "is-a-directory"
   | "denied"
+  /** The file system refuses every change (mounted read-only). */
+  | "read-only"
+  /** The disk (not a quota of this account) is full. */
+  | "no-space"
   | "too-large"
   | "too-many"
   | "invalid-name"

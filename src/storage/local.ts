@@ -9,6 +9,7 @@
 
 import { StorageError } from "./errors.ts";
 import { baseName, parentPath } from "./keys.ts";
+import { toStorageError } from "./local_errors.ts";
 import type { Entry, ListOptions, ReadOptions, Storage, WriteOptions, WriteSink } from "./types.ts";
 
 /** Name of the staging directory inside the root; no key may use it. */
@@ -91,9 +92,11 @@ export class LocalStorage implements Storage {
     const target = this.#path(key);
     const temp = `${this.#staging}/${crypto.randomUUID()}`;
     try {
-      if (options.keepBytes) await copyHead(target, temp, options.keepBytes);
-      const file = Deno.openSync(temp, { write: true, create: true, append: true });
-      return new LocalWriteSink(file, temp, target, key, options.keepBytes ?? 0);
+      return await this.#inStaging(async () => {
+        if (options.keepBytes) await copyHead(target, temp, options.keepBytes);
+        const file = Deno.openSync(temp, { write: true, create: true, append: true });
+        return new LocalWriteSink(file, temp, target, key, options.keepBytes ?? 0);
+      });
     } catch (error) {
       await Deno.remove(temp).catch(() => {});
       throw toStorageError(error, key);
@@ -155,7 +158,7 @@ export class LocalStorage implements Storage {
   async probe(): Promise<void> {
     const temp = `${this.#staging}/probe-${crypto.randomUUID()}`;
     try {
-      await Deno.writeFile(temp, new Uint8Array());
+      await this.#inStaging(() => Deno.writeFile(temp, new Uint8Array()));
       await Deno.remove(temp);
     } catch (error) {
       throw toStorageError(error, this.root);
@@ -163,6 +166,26 @@ export class LocalStorage implements Storage {
   }
 
   async close(): Promise<void> {}
+
+  /**
+   * Runs `work`, which creates a file in the staging directory. When that
+   * directory is gone (someone emptied or re-created the root while we run),
+   * it is made again and `work` runs once more; the root itself is not made,
+   * so a root that vanished (an unmounted disk) still fails.
+   */
+  async #inStaging<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound) || statEntry(this.#staging, "")) throw error;
+      try {
+        Deno.mkdirSync(this.#staging);
+      } catch (made) {
+        if (!(made instanceof Deno.errors.AlreadyExists)) throw made;
+      }
+      return await work();
+    }
+  }
 
   /** Maps a key to a path below the root, refusing anything that could leave it. */
   #path(key: string): string {
@@ -212,7 +235,12 @@ class LocalWriteSink implements WriteSink {
 
   async write(chunk: Uint8Array): Promise<void> {
     this.#bytes += chunk.length;
-    await writeAll(this.file, chunk);
+    try {
+      await writeAll(this.file, chunk);
+    } catch (error) {
+      // A full disk shows here first; the caller aborts, which removes the staging file.
+      throw toStorageError(error, this.key);
+    }
   }
 
   async commit(confirm?: () => Promise<void>): Promise<Entry> {
@@ -350,33 +378,4 @@ function statEntry(path: string, name: string): Entry | null {
   } catch {
     return null;
   }
-}
-
-/** Translates file-system errors (by errno code) into storage kinds. */
-function toStorageError(error: unknown, key: string): StorageError {
-  if (error instanceof StorageError) return error;
-  const code = (error as { code?: string }).code ?? "";
-  const kinds: Record<string, StorageError["kind"]> = {
-    ENOENT: "not-found",
-    EEXIST: "exists",
-    ENOTEMPTY: "not-empty",
-    ENOTDIR: "not-a-directory",
-    EISDIR: "is-a-directory",
-    EACCES: "denied",
-    EPERM: "denied",
-    EINVAL: "invalid-name",
-    ENAMETOOLONG: "invalid-name",
-    ENOSPC: "failed",
-  };
-  const kind = kinds[code] ?? "failed";
-  const reasons: Partial<Record<StorageError["kind"], string>> = {
-    "not-found": "No such file or directory",
-    "exists": "Already exists",
-    "not-empty": "Directory not empty",
-    "not-a-directory": "Not a directory",
-    "is-a-directory": "Is a directory",
-    "denied": "Permission denied on the server's disk",
-  };
-  const reason = reasons[kind] ?? (code === "ENOSPC" ? "No space left on the server's disk" : code);
-  return new StorageError(kind, `${key || "/"}: ${reason || "storage error"}`);
 }
