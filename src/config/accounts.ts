@@ -4,9 +4,11 @@
  * @module
  */
 
+import type { AccountContext } from "./context.ts";
 import { checkHomeDirs, type PlacedHome, readHomeDir } from "./homedirs.ts";
 import type { IniEntry } from "./ini.ts";
 import type { IssueLog } from "./issues.ts";
+import { LEGACY_SPECS } from "./keys.ts";
 import type { SectionIndex, SectionReader } from "./sections.ts";
 import { readStorage } from "./storage.ts";
 import type { AccountConfig, UserConfig } from "./types.ts";
@@ -17,13 +19,6 @@ import {
   readLoginUsers,
   readSectionUser,
 } from "./users.ts";
-
-/** What per-account parsing needs besides the section. */
-export interface AccountContext {
-  env: Record<string, string | undefined>;
-  cwd: string;
-  log: IssueLog;
-}
 
 /** Accounts in file order and their users; complete only when no error was logged. */
 export interface Accounts {
@@ -60,7 +55,8 @@ function findLoginUsers(index: SectionIndex, log: IssueLog): IniEntry | undefine
       "(see conf/vsftpd.conf.example)";
     log.error(0, "", message);
   }
-  const loginUsers = index.global("FTP_ACCOUNT").get("login_users");
+  const spec = LEGACY_SPECS.loginUsers;
+  const loginUsers = index.global(spec.section).get(spec.key);
   if (loginUsers !== undefined && !index.accounts.some(isLegacy)) {
     const message = "needs a [COS_ACCOUNT] section (the older single-account format) " +
       "whose storage its users share";

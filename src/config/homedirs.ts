@@ -6,12 +6,11 @@
  */
 
 import { resolve, sep } from "node:path";
-import type { AccountContext } from "./accounts.ts";
+import type { AccountContext, StorageChoice } from "./context.ts";
 import type { IssueLog } from "./issues.ts";
+import { ACCOUNT_SPECS as KEYS, namesOf } from "./keys.ts";
 import { readValue, type SectionReader } from "./sections.ts";
 import { printable } from "./show.ts";
-import type { StorageChoice } from "./storage.ts";
-import { parsePath } from "./values.ts";
 
 /** An account's absolute home_dir and where it was set. */
 export interface PlacedHome {
@@ -26,14 +25,14 @@ export function readHomeDir(
   choice: StorageChoice,
   ctx: AccountContext,
 ): PlacedHome | null {
-  const entry = section.first("home_dir", "cos_user_home_dir");
+  const entry = section.first(...namesOf(KEYS.homeDir));
   if (entry !== undefined) {
-    const dir = readValue(section, entry.key, parsePath, null, ctx.log);
+    const dir = readValue(section, entry.key, KEYS.homeDir.parse, null, ctx.log);
     return dir === null
       ? null
       : { section: section.name, dir: resolve(ctx.cwd, dir), line: entry.line };
   }
-  const localRoot = section.get("local_root");
+  const localRoot = section.get(KEYS.localRoot.key);
   if (choice.storage?.kind === "local" && localRoot !== undefined) {
     return { section: section.name, dir: choice.storage.root, line: localRoot.line };
   }

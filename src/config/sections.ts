@@ -7,75 +7,20 @@
 
 import { type IniEntry, type IniSection, keyShown } from "./ini.ts";
 import type { IssueLog } from "./issues.ts";
-import { isSecretName } from "./show.ts";
-import { isDefaultValue, type Parser } from "./values.ts";
+import { IGNORED_KEYS, isSecretKey, keysOf, type KeySpec, namesOf, sectionsKnown } from "./keys.ts";
+import { isDefaultValue, isPlaceholder, type Parser } from "./values.ts";
 
 /** Keys of a `[COS_ACCOUNT*]` section (original names, older aliases and ours). */
-export const ACCOUNT_KEYS: readonly string[] = [
-  "cos_secretid",
-  "cos_secretkey",
-  "cos_bucket",
-  "cos_region",
-  "cos_endpoint",
-  "endpoint",
-  "cos_protocol",
-  "home_dir",
-  "cos_user_home_dir",
-  "ftp_login_user_name",
-  "ftp_login_user_password",
-  "authority",
-  "delete_enable",
-  "storage",
-  "local_root",
-  "cos_prefix",
-];
+export const ACCOUNT_KEYS: readonly string[] = keysOf("COS_ACCOUNT");
 
 /** Upper-cased names of the other sections and their keys. */
-export const GLOBAL_KEYS: Readonly<Record<string, readonly string[]>> = {
-  FTP_ACCOUNT: ["login_users"],
-  NETWORK: ["masquerade_address", "listen_port", "passive_port", "listen_address", "active_mode"],
-  FTPS: ["cert_file", "key_file", "implicit_port", "require_tls", "min_tls_version"],
-  FILE_OPTION: ["single_file_max_size"],
-  OPTIONAL: [
-    "min_part_size",
-    "upload_thread_num",
-    "max_connection_num",
-    "max_list_file",
-    "log_level",
-    "log_dir",
-    "shutdown_grace_period",
-    "idle_timeout",
-    "data_timeout",
-    "passive_accept_timeout",
-    "login_failure_delay",
-    "max_login_attempts",
-    "upload_memory_budget",
-    "cos_timeout",
-    "lease_interval",
-    "instance_name",
-    "max_rename_objects",
-    "max_connections_per_ip",
-    "max_logged_in_users",
-    "ban_after_failures",
-    "ban_window",
-    "ban_time",
-    "verify_checksums",
-    "hash_max_size",
-    "keep_partial_uploads",
-  ],
-};
+export const GLOBAL_KEYS: Readonly<Record<string, readonly string[]>> = Object.fromEntries(
+  sectionsKnown()
+    .filter((section) => section !== "COS_ACCOUNT")
+    .map((section) => [section, keysOf(section)]),
+);
 
-const ROTATION = "ignored: the log file is only appended to; rotate it with logrotate " +
-  "(copytruncate) or similar";
-
-/** Original `[OPTIONAL]` keys we accept but do not act on, with the reason. */
-export const IGNORED_KEYS: Readonly<Record<string, string>> = {
-  log_rotate_enabled: ROTATION,
-  log_rotate_when: ROTATION,
-  log_backup_count: ROTATION,
-  config_check_enable: "ignored: the start-up memory estimate is not needed because " +
-    "memory use is bounded by design (fixed part buffers, connection and listing limits)",
-};
+export { IGNORED_KEYS } from "./keys.ts";
 
 /** One section's entries by key, with the first occurrence kept. */
 export class SectionReader {
@@ -145,7 +90,7 @@ function fillSection(section: IniSection, log: IssueLog): SectionReader {
     log.warn(section.line, `[${section.name}]`, "unknown section, ignored");
   }
   const secretLines = new Set(
-    section.entries.filter((entry) => isSecretName(entry.key)).map((entry) => entry.line),
+    section.entries.filter((entry) => isSecretKey(entry.key)).map((entry) => entry.line),
   );
   for (const entry of section.entries) {
     const earlier = reader.add(entry);
@@ -200,6 +145,26 @@ export function readValue<T>(
   if (parsed.ok) return parsed.value;
   log.error(entry.line, key, parsed.message);
   return fallback;
+}
+
+/**
+ * Reads a table key (or the first of its aliases that is set) like {@link readValue}; a
+ * documentation placeholder is warned about and read as unset when the table says so.
+ */
+export function readKey<T, F extends keyof T, D = T[F]>(
+  section: SectionReader,
+  spec: KeySpec<T, F>,
+  fallback: T[F] | D,
+  log: IssueLog,
+): T[F] | D {
+  const entry = section.first(...namesOf(spec));
+  if (entry === undefined) return fallback;
+  if (spec.placeholder !== undefined && isPlaceholder(entry.value)) {
+    const message = `looks like the documentation's placeholder, ${spec.placeholder}`;
+    log.warn(entry.line, entry.key, message);
+    return fallback;
+  }
+  return readValue<T[F] | D>(section, entry.key, spec.parse, fallback, log);
 }
 
 /** Like {@link readValue} for a key without a default: missing is an error, result undefined. */

@@ -6,36 +6,30 @@
  */
 
 import { resolve } from "node:path";
-import type { AccountContext } from "./accounts.ts";
-import { readRequired, readValue, type SectionReader } from "./sections.ts";
-import { printable } from "./show.ts";
-import type { CosStorageConfig, LocalStorageConfig, StorageConfig } from "./types.ts";
+import type { AccountContext, StorageChoice } from "./context.ts";
 import {
-  isPlaceholder,
-  parseBucket,
-  parseCosPrefix,
-  parsePath,
-  parseProtocol,
-  parseStorageKind,
-  parseToken,
-} from "./values.ts";
+  ACCOUNT_SPECS as KEYS,
+  type AccountFields,
+  defaultOf,
+  type KeySpec,
+  namesOf,
+} from "./keys.ts";
+import { readKey, readRequired, readValue, type SectionReader } from "./sections.ts";
+import { printable } from "./show.ts";
+import type { CosStorageConfig, LocalStorageConfig } from "./types.ts";
+
+type CredentialSpec = KeySpec<AccountFields, "secretId" | "secretKey">;
 
 interface Credentials {
   secretId?: string;
   secretKey?: string;
 }
 
-/** The storage kind chosen (undefined when `storage` is invalid) and the storage, if valid. */
-export interface StorageChoice {
-  kind: StorageConfig["kind"] | undefined;
-  storage: StorageConfig | null;
-}
-
 /** The account's storage; errors are logged. */
 export function readStorage(section: SectionReader, ctx: AccountContext): StorageChoice {
-  const entry = section.get("storage");
+  const entry = section.get(KEYS.storage.key);
   if (entry === undefined) return chooseStorage(section, ctx);
-  const kind = parseStorageKind(entry.value);
+  const kind = KEYS.storage.parse(entry.value);
   if (!kind.ok) {
     ctx.log.error(entry.line, entry.key, kind.message);
     return { kind: undefined, storage: null };
@@ -56,25 +50,31 @@ function chooseStorage(section: SectionReader, ctx: AccountContext): StorageChoi
 
 /** Environment variable names, by file key. */
 const CREDENTIAL_ENV: Readonly<Record<string, string>> = {
-  cos_secretid: "COS_SECRET_ID",
-  cos_secretkey: "COS_SECRET_KEY",
+  [KEYS.secretId.key]: "COS_SECRET_ID",
+  [KEYS.secretKey.key]: "COS_SECRET_KEY",
 };
 
 /** `[S]` key, else env `<NAME>_<S>` (S upper-cased, non-alphanumerics as `_`), else env `<NAME>`. */
 function readCredentials(section: SectionReader, ctx: AccountContext): Credentials {
   return {
-    secretId: credential(section, "cos_secretid", ctx),
-    secretKey: credential(section, "cos_secretkey", ctx),
+    secretId: credential(section, KEYS.secretId, ctx),
+    secretKey: credential(section, KEYS.secretKey, ctx),
   };
 }
 
-function credential(section: SectionReader, key: string, ctx: AccountContext): string | undefined {
-  const entry = section.get(key);
-  if (entry !== undefined && !isPlaceholder(entry.value)) return entry.value;
-  if (entry !== undefined) {
-    ctx.log.warn(entry.line, key, "looks like the documentation's placeholder, treated as unset");
-  }
-  const [own, shared] = envNames(section, key);
+function credential(
+  section: SectionReader,
+  spec: CredentialSpec,
+  ctx: AccountContext,
+): string | undefined {
+  const fromFile = readKey<AccountFields, CredentialSpec["field"], undefined>(
+    section,
+    spec,
+    undefined,
+    ctx.log,
+  );
+  if (fromFile !== undefined) return fromFile;
+  const [own, shared] = envNames(section, spec.key);
   return nonEmpty(ctx.env[own]) ?? nonEmpty(ctx.env[shared]);
 }
 
@@ -99,18 +99,18 @@ function readLocal(
   ctx: AccountContext,
   warnChosen: boolean,
 ): LocalStorageConfig | null {
-  const entry = section.first("local_root", "home_dir", "cos_user_home_dir");
+  const entry = section.first(...namesOf(KEYS.localRoot), ...namesOf(KEYS.homeDir));
   if (entry === undefined) {
     const message = `[${section.name}] uses local storage but has neither local_root nor home_dir`;
     ctx.log.error(section.line, "local_root", message);
     return null;
   }
-  const path = readValue(section, entry.key, parsePath, null, ctx.log);
+  const path = readValue(section, entry.key, KEYS.localRoot.parse, null, ctx.log);
   if (path === null) return null;
   const root = resolve(ctx.cwd, path);
   if (warnChosen) {
-    const [ownId, sharedId] = envNames(section, "cos_secretid");
-    const [ownKey, sharedKey] = envNames(section, "cos_secretkey");
+    const [ownId, sharedId] = envNames(section, KEYS.secretId.key);
+    const [ownKey, sharedKey] = envNames(section, KEYS.secretKey.key);
     const message = "account has no COS credentials (cos_secretid/cos_secretkey, or env " +
       `${ownId}/${ownKey} or ${sharedId}/${sharedKey}) and uses local storage at ` +
       `${printable(root)}; ` +
@@ -126,12 +126,12 @@ function readCos(
   ctx: AccountContext,
 ): CosStorageConfig | null {
   const { log } = ctx;
-  const secretId = requireCredential(section, "cos_secretid", credentials.secretId, ctx);
-  const secretKey = requireCredential(section, "cos_secretkey", credentials.secretKey, ctx);
-  const bucket = readRequired(section, "cos_bucket", parseBucket, log);
+  const secretId = requireCredential(section, KEYS.secretId.key, credentials.secretId, ctx);
+  const secretKey = requireCredential(section, KEYS.secretKey.key, credentials.secretKey, ctx);
+  const bucket = readRequired(section, KEYS.bucket.key, KEYS.bucket.parse, log);
   const location = readLocation(section, ctx);
-  const protocol = readValue(section, "cos_protocol", parseProtocol, "https", log);
-  const prefix = readValue(section, "cos_prefix", parseCosPrefix, "", log);
+  const protocol = readKey(section, KEYS.protocol, defaultOf(KEYS.protocol), log);
+  const prefix = readKey(section, KEYS.prefix, defaultOf(KEYS.prefix), log);
   if (secretId === undefined || secretKey === undefined) return null;
   if (bucket === undefined || location === null) return null;
   return { kind: "cos", secretId, secretKey, bucket, ...location, protocol, prefix };
@@ -157,12 +157,11 @@ function readLocation(
   section: SectionReader,
   ctx: AccountContext,
 ): Pick<CosStorageConfig, "region" | "endpoint"> | null {
-  const endpointKey = section.first("cos_endpoint", "endpoint")?.key ?? "cos_endpoint";
-  const endpoint = readValue(section, endpointKey, parseToken, "", ctx.log);
-  const region = readValue(section, "cos_region", parseToken, "", ctx.log);
+  const endpoint = readKey(section, KEYS.endpoint, defaultOf(KEYS.endpoint), ctx.log);
+  const region = readKey(section, KEYS.region, defaultOf(KEYS.region), ctx.log);
   if (endpoint !== "" || region !== "") return { region, endpoint };
   // A bad value already has its error; only report when neither key is set at all.
-  if (section.first("cos_endpoint", "endpoint", "cos_region") === undefined) {
+  if (section.first(...namesOf(KEYS.endpoint), ...namesOf(KEYS.region)) === undefined) {
     const message =
       `[${section.name}] uses COS storage but has neither cos_region nor cos_endpoint`;
     ctx.log.error(section.line, "cos_region", message);

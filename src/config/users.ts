@@ -8,10 +8,11 @@
 import { isHashed, parseHash } from "../password.ts";
 import type { IniEntry } from "./ini.ts";
 import type { IssueLog } from "./issues.ts";
-import { readRequired, readValue, type SectionReader } from "./sections.ts";
+import { ACCOUNT_SPECS as KEYS, defaultOf } from "./keys.ts";
+import { readKey, readRequired, type SectionReader } from "./sections.ts";
 import type { UserConfig } from "./types.ts";
 import { quoted } from "./show.ts";
-import { ok, parseAuthority, parseBool } from "./values.ts";
+import { parseAuthority } from "./values.ts";
 
 /** A user and where it was defined, for duplicate messages. */
 export interface PlacedUser {
@@ -24,7 +25,7 @@ export interface PlacedUser {
 
 /** `delete_enable` of an account section (default true). */
 export function readDeleteEnable(section: SectionReader, log: IssueLog): boolean {
-  return readValue(section, "delete_enable", parseBool, true, log);
+  return readKey(section, KEYS.canDelete, defaultOf(KEYS.canDelete), log);
 }
 
 /**
@@ -38,19 +39,26 @@ export function readSectionUser(
   optional: boolean,
   log: IssueLog,
 ): PlacedUser | null {
-  const nameEntry = section.get("ftp_login_user_name");
-  if (optional && nameEntry === undefined && section.get("ftp_login_user_password") === undefined) {
+  const { userName, password: passwordKey, authority: authorityKey } = KEYS;
+  const nameEntry = section.get(userName.key);
+  if (optional && nameEntry === undefined && section.get(passwordKey.key) === undefined) {
     return null;
   }
-  const name = readRequired(section, "ftp_login_user_name", ok, log);
-  const password = readRequired(section, "ftp_login_user_password", ok, log);
-  const authority = readRequired(section, "authority", parseAuthority, log, " (e.g. RW or RO)");
+  const name = readRequired(section, userName.key, userName.parse, log);
+  const password = readRequired(section, passwordKey.key, passwordKey.parse, log);
+  const authority = readRequired(
+    section,
+    authorityKey.key,
+    authorityKey.parse,
+    log,
+    " (e.g. RW or RO)",
+  );
   if (name === undefined || password === undefined || authority === undefined) return null;
-  const passwordEntry = section.get("ftp_login_user_password")!;
+  const passwordEntry = section.get(passwordKey.key)!;
   if (!checkPassword(password, passwordEntry, "", log)) return null;
   const user = { name, password, ...authority, canDelete, account };
   const line = nameEntry?.line ?? section.line;
-  return { user, place: `[${section.name}]`, line, key: "ftp_login_user_name" };
+  return { user, place: `[${section.name}]`, line, key: userName.key };
 }
 
 /**
