@@ -86,8 +86,17 @@ async function storeRefused(c: RawClient, path: string, bytes: Uint8Array): Prom
     return start;
   }
   // The server stops reading when the disk fills: our write may then fail with a reset.
-  await writeAllAndClose(data, bytes).catch(() => data.close());
+  await writeAllAndClose(data, bytes).catch(() => closeQuietly(data));
   return await c.read();
+}
+
+/** Closes a connection that a failed write may have closed already. */
+function closeQuietly(conn: Deno.Conn): void {
+  try {
+    conn.close();
+  } catch {
+    // Already closed.
+  }
 }
 
 function stagedFiles(root: string): string[] {
