@@ -268,29 +268,29 @@ Deno.test("PORT/EPRT to a port below 1024 is refused and prepares nothing", asyn
 });
 
 Deno.test("PORT/EPRT naming another address is refused; nothing connects there", async () => {
-  const s = await startServer();
-  const elsewhere = new DataPort("127.0.0.2");
-  try {
-    await Deno.writeTextFile(`${s.root}/secret.txt`, "secret");
-    const c = await RawClient.login(s.port);
-    const lines = [
-      `PORT ${elsewhere.portArg("127.0.0.2")}`,
-      `EPRT |1|127.0.0.2|${elsewhere.port}|`,
-      `EPRT |1|127.000.000.002|${elsewhere.port}|`,
-      `PORT ${elsewhere.portArg("10.1.2.3")}`,
-    ];
-    for (const line of lines) {
-      const reply = await c.expect(line, 500);
-      assertMatch(reply.text, /Illegal (PORT|EPRT) command: address must be the client's own/);
-      await c.expect("RETR secret.txt", 425);
-      await c.expect("LIST", 425);
+  await withServer({}, async (s) => {
+    const elsewhere = new DataPort("127.0.0.2");
+    try {
+      await Deno.writeTextFile(`${s.root}/secret.txt`, "secret");
+      const c = await RawClient.login(s.port);
+      const lines = [
+        `PORT ${elsewhere.portArg("127.0.0.2")}`,
+        `EPRT |1|127.0.0.2|${elsewhere.port}|`,
+        `EPRT |1|127.000.000.002|${elsewhere.port}|`,
+        `PORT ${elsewhere.portArg("10.1.2.3")}`,
+      ];
+      for (const line of lines) {
+        const reply = await c.expect(line, 500);
+        assertMatch(reply.text, /Illegal (PORT|EPRT) command: address must be the client's own/);
+        await c.expect("RETR secret.txt", 425);
+        await c.expect("LIST", 425);
+      }
+      assert(await elsewhere.nothingWithin(500), "the server connected to a third party");
+      c.close();
+    } finally {
+      elsewhere.close();
     }
-    assert(await elsewhere.nothingWithin(500), "the server connected to a third party");
-    c.close();
-  } finally {
-    elsewhere.close();
-    await s.stop();
-  }
+  });
 });
 
 Deno.test("malformed PORT and EPRT are 501; unknown EPRT protocols are 522", async () => {
@@ -334,26 +334,26 @@ Deno.test("malformed PORT and EPRT are 501; unknown EPRT protocols are 522", asy
 });
 
 Deno.test("active_mode = false: PORT and EPRT are 502; passive still works", async () => {
-  const s = await startServer((c) => c.activeMode = false);
-  const port = new DataPort();
-  try {
-    await Deno.writeTextFile(`${s.root}/f.txt`, "passive only");
-    const c = await RawClient.login(s.port);
-    const replies = [
-      await c.expect(`PORT ${port.portArg()}`, 502),
-      await c.expect(`EPRT |1|127.0.0.1|${port.port}|`, 502),
-    ];
-    for (const reply of replies) {
-      assertMatch(reply.text, /Active mode is disabled on this server; use PASV or EPSV/);
+  await withServer({ adjust: (c) => c.activeMode = false }, async (s) => {
+    const port = new DataPort();
+    try {
+      await Deno.writeTextFile(`${s.root}/f.txt`, "passive only");
+      const c = await RawClient.login(s.port);
+      const replies = [
+        await c.expect(`PORT ${port.portArg()}`, 502),
+        await c.expect(`EPRT |1|127.0.0.1|${port.port}|`, 502),
+      ];
+      for (const reply of replies) {
+        assertMatch(reply.text, /Active mode is disabled on this server; use PASV or EPSV/);
+      }
+      await c.expect("RETR f.txt", 425);
+      assert(await port.nothingWithin(300), "no connection while active mode is off");
+      assertEquals(decoder.decode(await c.retrieve("f.txt")), "passive only");
+      c.close();
+    } finally {
+      port.close();
     }
-    await c.expect("RETR f.txt", 425);
-    assert(await port.nothingWithin(300), "no connection while active mode is off");
-    assertEquals(decoder.decode(await c.retrieve("f.txt")), "passive only");
-    c.close();
-  } finally {
-    port.close();
-    await s.stop();
-  }
+  });
 });
 
 Deno.test("after EPSV ALL, PORT and EPRT are 501", async () => {

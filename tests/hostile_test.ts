@@ -80,46 +80,48 @@ function announcedPort(reply: RawReply): number {
 
 Deno.test("hostile: slowloris partial lines are closed by the idle timeout; a normal client is served meanwhile", async () => {
   const IDLE_MS = 1500;
-  const s = await startServer((c) => {
-    c.idleTimeoutMs = IDLE_MS;
-    c.maxConnections = 0;
-    c.maxConnectionsPerIp = 0;
-  });
-  const slow: RawClient[] = [];
-  const trickles: ReturnType<typeof setInterval>[] = [];
-  try {
-    const started = Date.now();
-    for (let i = 0; i < 200; i++) {
-      const c = await RawClient.connect(s.port);
-      slow.push(c);
-      if (i % 10 === 0) {
-        // Over the line limit and still no line end: the server discards, it does not buffer.
-        await writeAll(c, "STOR " + "A".repeat(64 * 1024));
-      } else {
-        await c.writeRaw(i % 2 ? "USER slowlor" : "NOOP");
+  await withServer({
+    adjust: (c) => {
+      c.idleTimeoutMs = IDLE_MS;
+      c.maxConnections = 0;
+      c.maxConnectionsPerIp = 0;
+    },
+  }, async (s) => {
+    const slow: RawClient[] = [];
+    const trickles: ReturnType<typeof setInterval>[] = [];
+    try {
+      const started = Date.now();
+      for (let i = 0; i < 200; i++) {
+        const c = await RawClient.connect(s.port);
+        slow.push(c);
+        if (i % 10 === 0) {
+          // Over the line limit and still no line end: the server discards, it does not buffer.
+          await writeAll(c, "STOR " + "A".repeat(64 * 1024));
+        } else {
+          await c.writeRaw(i % 2 ? "USER slowlor" : "NOOP");
+        }
+        if (i % 10 === 5) {
+          // A byte every 200 ms, never a line end: bytes alone must not keep the connection.
+          trickles.push(setInterval(() => c.writeRaw("x").catch(() => {}), 200));
+        }
       }
-      if (i % 10 === 5) {
-        // A byte every 200 ms, never a line end: bytes alone must not keep the connection.
-        trickles.push(setInterval(() => c.writeRaw("x").catch(() => {}), 200));
-      }
+      await normalVisit(s, "during-slowloris.bin", 2 * MIB + 5);
+      // Every partial line is answered 421 by the idle timeout and closed.
+      const deadline = started + IDLE_MS + 8000;
+      await Promise.all(slow.map(async (c, i) => {
+        const reply = await within(deadline - Date.now(), `slowloris ${i}`, c.read());
+        assertEquals(reply.code, 421, reply.text);
+        assert(await within(2000, `close of slowloris ${i}`, c.closedByServer()));
+      }));
+      const log = await s.logText();
+      assert((log.match(/ idle-timeout /g)?.length ?? 0) >= 200, "200 idle timeouts logged");
+      await normalVisit(s, "after-slowloris.bin");
+      await assertClean(s);
+    } finally {
+      trickles.forEach(clearInterval);
+      slow.forEach((c) => c.close());
     }
-    await normalVisit(s, "during-slowloris.bin", 2 * MIB + 5);
-    // Every partial line is answered 421 by the idle timeout and closed.
-    const deadline = started + IDLE_MS + 8000;
-    await Promise.all(slow.map(async (c, i) => {
-      const reply = await within(deadline - Date.now(), `slowloris ${i}`, c.read());
-      assertEquals(reply.code, 421, reply.text);
-      assert(await within(2000, `close of slowloris ${i}`, c.closedByServer()));
-    }));
-    const log = await s.logText();
-    assert((log.match(/ idle-timeout /g)?.length ?? 0) >= 200, "200 idle timeouts logged");
-    await normalVisit(s, "after-slowloris.bin");
-    await assertClean(s);
-  } finally {
-    trickles.forEach(clearInterval);
-    slow.forEach((c) => c.close());
-    await s.stop();
-  }
+  });
 });
 
 Deno.test("hostile: 1500 idle connections (bounded by ulimit -n) while a normal client transfers byte-exact", async () => {
@@ -128,106 +130,110 @@ Deno.test("hostile: 1500 idle connections (bounded by ulimit -n) while a normal 
   const count = Math.max(0, Math.min(1500, Math.floor((limit - openFds() - 300) / 2)));
   if (count < 1500) console.log(`open files limit ${limit}: holding ${count} connections`);
   assert(count >= 100, `open files limit ${limit} is too low for this test`);
-  const s = await startServer((c) => {
-    c.maxConnections = 0;
-    c.maxConnectionsPerIp = 0;
-  });
-  const idle: RawClient[] = [];
-  try {
-    const started = Date.now();
-    for (let i = 0; i < count; i += 100) {
-      const batch = Array.from(
-        { length: Math.min(100, count - i) },
-        () => RawClient.connect(s.port),
-      );
-      idle.push(...await Promise.all(batch));
+  await withServer({
+    adjust: (c) => {
+      c.maxConnections = 0;
+      c.maxConnectionsPerIp = 0;
+    },
+  }, async (s) => {
+    const idle: RawClient[] = [];
+    try {
+      const started = Date.now();
+      for (let i = 0; i < count; i += 100) {
+        const batch = Array.from(
+          { length: Math.min(100, count - i) },
+          () => RawClient.connect(s.port),
+        );
+        idle.push(...await Promise.all(batch));
+      }
+      console.log(`${count} idle connections open in ${Date.now() - started} ms`);
+      assertEquals(s.server.sessionCount, count);
+      await normalVisit(s, "among-idle.bin", 3 * MIB + 1);
+      // Some of the idle ones wake up and are answered.
+      for (const c of idle.slice(0, 20)) await c.expect("NOOP", 200);
+      idle.forEach((c) => c.close());
+      await assertClean(s);
+      await normalVisit(s, "after-idle.bin");
+      await assertClean(s);
+    } finally {
+      idle.forEach((c) => c.close());
     }
-    console.log(`${count} idle connections open in ${Date.now() - started} ms`);
-    assertEquals(s.server.sessionCount, count);
-    await normalVisit(s, "among-idle.bin", 3 * MIB + 1);
-    // Some of the idle ones wake up and are answered.
-    for (const c of idle.slice(0, 20)) await c.expect("NOOP", 200);
-    idle.forEach((c) => c.close());
-    await assertClean(s);
-    await normalVisit(s, "after-idle.bin");
-    await assertClean(s);
-  } finally {
-    idle.forEach((c) => c.close());
-    await s.stop();
-  }
+  });
 });
 
 Deno.test("hostile: beyond max_connection_num new connections get 421; the held ones keep working", async () => {
-  const s = await startServer((c) => {
-    c.maxConnections = 50;
-    c.maxConnectionsPerIp = 0;
-  });
-  const held: RawClient[] = [];
-  try {
-    for (let i = 0; i < 50; i++) held.push(await RawClient.connect(s.port));
-    for (let i = 0; i < 20; i++) {
-      const conn = await Deno.connect({ hostname: "127.0.0.1", port: s.port });
-      const text = new TextDecoder().decode(
-        await within(5000, "refusal", new Response(conn.readable).arrayBuffer()),
-      );
-      assertMatch(text, /^421 /);
+  await withServer({
+    adjust: (c) => {
+      c.maxConnections = 50;
+      c.maxConnectionsPerIp = 0;
+    },
+  }, async (s) => {
+    const held: RawClient[] = [];
+    try {
+      for (let i = 0; i < 50; i++) held.push(await RawClient.connect(s.port));
+      for (let i = 0; i < 20; i++) {
+        const conn = await Deno.connect({ hostname: "127.0.0.1", port: s.port });
+        const text = new TextDecoder().decode(
+          await within(5000, "refusal", new Response(conn.readable).arrayBuffer()),
+        );
+        assertMatch(text, /^421 /);
+      }
+      await held[0].expect("USER demo", 331);
+      await held[0].expect("PASS demo", 230);
+      await held[0].expect("PWD", 257);
+      held.splice(0, 10).forEach((c) => c.close());
+      await eventually(() => s.server.sessionCount === 40);
+      await normalVisit(s, "after-refusals.bin");
+      held.forEach((c) => c.close());
+      await assertClean(s);
+    } finally {
+      held.forEach((c) => c.close());
     }
-    await held[0].expect("USER demo", 331);
-    await held[0].expect("PASS demo", 230);
-    await held[0].expect("PWD", 257);
-    held.splice(0, 10).forEach((c) => c.close());
-    await eventually(() => s.server.sessionCount === 40);
-    await normalVisit(s, "after-refusals.bin");
-    held.forEach((c) => c.close());
-    await assertClean(s);
-  } finally {
-    held.forEach((c) => c.close());
-    await s.stop();
-  }
+  });
 });
 
 Deno.test("hostile: 1000 PASV/EPSV in one session hold at most one port; abandoned data connections are closed", async () => {
-  const s = await startServer();
-  const fdsBefore = openFds();
-  const abandoned: Deno.TcpConn[] = [];
-  try {
-    const c = await RawClient.login(s.port);
-    let maxInUse = 0;
-    for (let i = 0; i < 1000; i++) {
-      const reply = i % 2 ? await c.expect("EPSV", 229) : await c.expect("PASV", 227);
-      maxInUse = Math.max(maxInUse, s.server.passivePortsInUse);
-      assert(s.server.passivePortsInUse <= 1, `${s.server.passivePortsInUse} ports after ${i}`);
-      if (i % 10 === 0) {
-        // Connect and leave it: the next PASV must drop this connection.
-        abandoned.push(await Deno.connect({ hostname: "127.0.0.1", port: announcedPort(reply) }));
+  await withServer({}, async (s) => {
+    const fdsBefore = openFds();
+    const abandoned: Deno.TcpConn[] = [];
+    try {
+      const c = await RawClient.login(s.port);
+      let maxInUse = 0;
+      for (let i = 0; i < 1000; i++) {
+        const reply = i % 2 ? await c.expect("EPSV", 229) : await c.expect("PASV", 227);
+        maxInUse = Math.max(maxInUse, s.server.passivePortsInUse);
+        assert(s.server.passivePortsInUse <= 1, `${s.server.passivePortsInUse} ports after ${i}`);
+        if (i % 10 === 0) {
+          // Connect and leave it: the next PASV must drop this connection.
+          abandoned.push(await Deno.connect({ hostname: "127.0.0.1", port: announcedPort(reply) }));
+        }
       }
+      assertEquals(maxInUse, 1);
+      // The server closed every connection it accepted and then dropped.
+      await Promise.all(
+        abandoned.map((conn, i) =>
+          within(5000, `abandoned data connection ${i}`, new Response(conn.readable).arrayBuffer())
+        ),
+      );
+      const bytes = randomBytes(MIB + 3);
+      await c.store("after-pasv-flood.bin", bytes);
+      assertEquals(await c.retrieve("after-pasv-flood.bin"), bytes);
+      await c.expect("PASV", 227);
+      await c.expect("QUIT", 221); // with a port prepared and never used
+      c.close();
+      await assertClean(s);
+      await eventually(() => openFds() <= fdsBefore + 10, 5000).catch(() => {});
+      assert(openFds() <= fdsBefore + 10, `fds: ${fdsBefore} before, ${openFds()} after`);
+    } finally {
+      abandoned.forEach((conn) => {
+        try {
+          conn.close();
+        } catch {
+          // Closed by reading it to the end.
+        }
+      });
     }
-    assertEquals(maxInUse, 1);
-    // The server closed every connection it accepted and then dropped.
-    await Promise.all(
-      abandoned.map((conn, i) =>
-        within(5000, `abandoned data connection ${i}`, new Response(conn.readable).arrayBuffer())
-      ),
-    );
-    const bytes = randomBytes(MIB + 3);
-    await c.store("after-pasv-flood.bin", bytes);
-    assertEquals(await c.retrieve("after-pasv-flood.bin"), bytes);
-    await c.expect("PASV", 227);
-    await c.expect("QUIT", 221); // with a port prepared and never used
-    c.close();
-    await assertClean(s);
-    await eventually(() => openFds() <= fdsBefore + 10, 5000).catch(() => {});
-    assert(openFds() <= fdsBefore + 10, `fds: ${fdsBefore} before, ${openFds()} after`);
-  } finally {
-    abandoned.forEach((conn) => {
-      try {
-        conn.close();
-      } catch {
-        // Closed by reading it to the end.
-      }
-    });
-    await s.stop();
-  }
+  });
 });
 
 Deno.test("hostile: PASV/EPSV floods across 50 sessions: at most one port each, all back when they leave", async () => {
@@ -256,31 +262,31 @@ Deno.test("hostile: PASV/EPSV floods across 50 sessions: at most one port each, 
 
 Deno.test("hostile: a 10-port passive range: PASV beyond it gets 425, the ports come back", async () => {
   // Above Linux's ephemeral range (32768-60999), so no client socket can be holding one.
-  const s = await startServer((c) => c.passivePorts = { min: 64100, max: 64109 });
-  const holders: RawClient[] = [];
-  try {
-    for (let i = 0; i < 10; i++) {
-      const c = await RawClient.login(s.port);
-      await c.expect("EPSV", 229);
-      holders.push(c);
+  await withServer({ adjust: (c) => c.passivePorts = { min: 64100, max: 64109 } }, async (s) => {
+    const holders: RawClient[] = [];
+    try {
+      for (let i = 0; i < 10; i++) {
+        const c = await RawClient.login(s.port);
+        await c.expect("EPSV", 229);
+        holders.push(c);
+      }
+      assertEquals(s.server.passivePortsInUse, 10);
+      const late = await RawClient.login(s.port);
+      await late.expect("PASV", 425);
+      await late.expect("EPSV", 425);
+      assertEquals(s.server.passivePortsInUse, 10);
+      holders.splice(0).forEach((c) => c.close());
+      await eventually(() => s.server.passivePortsInUse === 0);
+      const bytes = randomBytes(200_000);
+      await late.store("late.bin", bytes);
+      assertEquals(await late.retrieve("late.bin"), bytes);
+      await late.expect("QUIT", 221);
+      late.close();
+      await assertClean(s);
+    } finally {
+      holders.forEach((c) => c.close());
     }
-    assertEquals(s.server.passivePortsInUse, 10);
-    const late = await RawClient.login(s.port);
-    await late.expect("PASV", 425);
-    await late.expect("EPSV", 425);
-    assertEquals(s.server.passivePortsInUse, 10);
-    holders.splice(0).forEach((c) => c.close());
-    await eventually(() => s.server.passivePortsInUse === 0);
-    const bytes = randomBytes(200_000);
-    await late.store("late.bin", bytes);
-    assertEquals(await late.retrieve("late.bin"), bytes);
-    await late.expect("QUIT", 221);
-    late.close();
-    await assertClean(s);
-  } finally {
-    holders.forEach((c) => c.close());
-    await s.stop();
-  }
+  });
 });
 
 Deno.test("hostile: commands out of order get sequence errors and the session goes on", async () => {

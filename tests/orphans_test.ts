@@ -11,11 +11,12 @@ import { needs, run } from "./support/clients.ts";
 import { startCosEmulator } from "./support/cos_emulator.ts";
 import type { CosEmulator } from "./support/cos_emulator.ts";
 import { sdkClient } from "./support/cos_sdk.ts";
-import { BUCKET, cosStorage, SECRET_ID, SECRET_KEY, startCosServer } from "./support/cos_server.ts";
+import { BUCKET, cosStorage, SECRET_ID, SECRET_KEY } from "./support/cos_server.ts";
 import { createCosClient } from "../src/storage/cos/client.ts";
 import { abortUpload, listIncompleteUploads } from "../src/storage/cos/incomplete.ts";
 import { eventually, freePort, randomBytes, SERVER_PERMISSIONS } from "./support/server.ts";
 import { RawClient } from "./support/raw_client.ts";
+import { withServer } from "./support/kit.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const MAIN = `${ROOT}main.ts`;
@@ -231,10 +232,12 @@ async function killAndRestart(plan: KillPlan): Promise<void> {
 }
 
 Deno.test("a failed abort is retried in the background until it succeeds; nothing is left", async () => {
-  const s = await startCosServer((config) => {
-    config.leaseIntervalMs = 1000;
-  });
-  try {
+  await withServer({
+    storage: "cos",
+    adjust: (config) => {
+      config.leaseIntervalMs = 1000;
+    },
+  }, async (s) => {
     const c = await RawClient.login(s.port);
     s.emulator.injectFault({ op: "UploadPart", kind: "status", status: 500, nth: 2, every: true });
     // The SDK tries each request 4 times: 12 failures are three failed aborts of ours.
@@ -260,14 +263,11 @@ Deno.test("a failed abort is retried in the background until it succeeds; nothin
     assertMatch(log, /orphan-abort-retry/);
     assertEquals(s.emulator.objects(BUCKET), []);
     c.close();
-  } finally {
-    await s.stop();
-  }
+  });
 });
 
 Deno.test("the journal's hidden prefix is neither listed nor reachable over FTP", async () => {
-  const s = await startCosServer();
-  try {
+  await withServer({ storage: "cos" }, async (s) => {
     s.emulator.putObject(BUCKET, `${JOURNAL}instances/x.1`, new TextEncoder().encode("{}"));
     s.emulator.putObject(BUCKET, "visible.txt", new TextEncoder().encode("v"));
     const c = await RawClient.login(s.port);
@@ -279,9 +279,7 @@ Deno.test("the journal's hidden prefix is neither listed nor reachable over FTP"
     assertEquals((await c.command("DELE /.cos-ftp-server/instances/x.1")).code, 550);
     assert(s.emulator.getObject(BUCKET, `${JOURNAL}instances/x.1`), "still there");
     c.close();
-  } finally {
-    await s.stop();
-  }
+  });
 });
 
 Deno.test("--list-incomplete-uploads shows owners; --abort-incomplete-uploads picks by age, never a live one", async () => {

@@ -5,7 +5,7 @@
 
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
 import { RawClient } from "./support/raw_client.ts";
-import { startServer, user } from "./support/server.ts";
+import { user } from "./support/server.ts";
 import { withServer, withSession } from "./support/kit.ts";
 
 const encoder = new TextEncoder();
@@ -84,43 +84,43 @@ Deno.test("hostile input: overlong lines, invalid UTF-8, NUL, telnet IAC, pipeli
 });
 
 Deno.test("confinement: no path escapes the user's root", async () => {
-  const s = await startServer();
-  const outside = `${s.root}-outside.txt`;
-  await Deno.writeTextFile(outside, "secret");
-  try {
-    const c = await RawClient.login(s.port);
-    await Deno.writeTextFile(`${s.root}/inside.txt`, "ok");
-    for (const path of ["../../..", "..\\..\\..", "//..//..", "/../../etc", "a/../../.."]) {
-      const reply = await c.command(`CWD ${path}`);
-      if (reply.code === 250) {
-        assertEquals((await c.expect("PWD", 257)).text, '257 "/" is the current directory');
+  await withServer({}, async (s) => {
+    const outside = `${s.root}-outside.txt`;
+    await Deno.writeTextFile(outside, "secret");
+    try {
+      const c = await RawClient.login(s.port);
+      await Deno.writeTextFile(`${s.root}/inside.txt`, "ok");
+      for (const path of ["../../..", "..\\..\\..", "//..//..", "/../../etc", "a/../../.."]) {
+        const reply = await c.command(`CWD ${path}`);
+        if (reply.code === 250) {
+          assertEquals((await c.expect("PWD", 257)).text, '257 "/" is the current directory');
+        }
       }
+      const name = outside.slice(outside.lastIndexOf("/") + 1);
+      for (
+        const path of [
+          `../${name}`,
+          `..\\${name}`,
+          `/../../${name}`,
+          `%2e%2e/${name}`,
+          `....//${name}`,
+        ]
+      ) {
+        await c.expect(`SIZE ${path}`, 550);
+      }
+      await c.expect("SIZE ../../inside.txt", 213);
+      await c.expect("SIZE \\inside.txt", 213);
+      await c.expect("CWD /", 250);
+      const listing = await c.listing("NLST ../..");
+      assertEquals(listing.trim().split("\r\n").map((l) => l.split("/").at(-1)), ["inside.txt"]);
+      await c.expect("DELE ../" + name, 550);
+      assertEquals(await Deno.readTextFile(outside), "secret");
+      await c.expect("MKD .cos-ftp-staging", 553);
+      c.close();
+    } finally {
+      await Deno.remove(outside);
     }
-    const name = outside.slice(outside.lastIndexOf("/") + 1);
-    for (
-      const path of [
-        `../${name}`,
-        `..\\${name}`,
-        `/../../${name}`,
-        `%2e%2e/${name}`,
-        `....//${name}`,
-      ]
-    ) {
-      await c.expect(`SIZE ${path}`, 550);
-    }
-    await c.expect("SIZE ../../inside.txt", 213);
-    await c.expect("SIZE \\inside.txt", 213);
-    await c.expect("CWD /", 250);
-    const listing = await c.listing("NLST ../..");
-    assertEquals(listing.trim().split("\r\n").map((l) => l.split("/").at(-1)), ["inside.txt"]);
-    await c.expect("DELE ../" + name, 550);
-    assertEquals(await Deno.readTextFile(outside), "secret");
-    await c.expect("MKD .cos-ftp-staging", 553);
-    c.close();
-  } finally {
-    await Deno.remove(outside);
-    await s.stop();
-  }
+  });
 });
 
 Deno.test("directories: MKD, CWD, CDUP, PWD quoting, RMD rules", async () => {

@@ -10,7 +10,7 @@ import { PartCrcs } from "../src/storage/cos/verify.ts";
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
 import { needs, run } from "./support/clients.ts";
 import { crc64Decimal } from "./support/cos_emulator/crc64.ts";
-import { BUCKET, startCosServer } from "./support/cos_server.ts";
+import { BUCKET } from "./support/cos_server.ts";
 import { RawClient, readAll, writeAllAndClose } from "./support/raw_client.ts";
 import { randomBytes, sha256 } from "./support/server.ts";
 import { withServer, withSession } from "./support/kit.ts";
@@ -188,28 +188,28 @@ Deno.test("verify: a corrupt whole-file download ends 426, not 226; REST downloa
 });
 
 Deno.test("verify: 20 concurrent 5 MiB downloads share the CRC worker; only the corrupt one is 426", async () => {
-  const s = await startCosServer();
-  const clients: RawClient[] = [];
-  try {
-    const objects = Array.from({ length: 20 }, (_, i) => randomBytes(5 * MIB + i));
-    objects.forEach((bytes, i) => s.emulator.putObject(BUCKET, `c${i}.bin`, bytes));
-    for (const _ of objects) clients.push(await RawClient.login(s.port));
-    // Which download is the 7th GET depends on timing; exactly one must fail, and it must be that one.
-    s.emulator.injectFault({ op: "GetObject", kind: "corrupt", nth: 7 });
-    const results = await Promise.all(clients.map((c, i) => retrieveRaw(c, `c${i}.bin`)));
-    const failed = results.flatMap((r, i) => r.reply.code === 226 ? [] : [i]);
-    assertEquals(failed.length, 1, results.map((r) => r.reply.text).join("\n"));
-    const [bad] = failed;
-    assertEquals(results[bad].reply.code, 426);
-    assertMatch(results[bad].reply.text, new RegExp(`c${bad}\\.bin: CRC64 mismatch`));
-    for (const [i, r] of results.entries()) {
-      const same = await sha256(r.bytes.slice()) === await sha256(objects[i].slice());
-      assertEquals(same, i !== bad, `c${i}.bin: bytes ${same ? "intact" : "differ"}`);
+  await withServer({ storage: "cos" }, async (s) => {
+    const clients: RawClient[] = [];
+    try {
+      const objects = Array.from({ length: 20 }, (_, i) => randomBytes(5 * MIB + i));
+      objects.forEach((bytes, i) => s.emulator.putObject(BUCKET, `c${i}.bin`, bytes));
+      for (const _ of objects) clients.push(await RawClient.login(s.port));
+      // Which download is the 7th GET depends on timing; exactly one must fail, and it must be that one.
+      s.emulator.injectFault({ op: "GetObject", kind: "corrupt", nth: 7 });
+      const results = await Promise.all(clients.map((c, i) => retrieveRaw(c, `c${i}.bin`)));
+      const failed = results.flatMap((r, i) => r.reply.code === 226 ? [] : [i]);
+      assertEquals(failed.length, 1, results.map((r) => r.reply.text).join("\n"));
+      const [bad] = failed;
+      assertEquals(results[bad].reply.code, 426);
+      assertMatch(results[bad].reply.text, new RegExp(`c${bad}\\.bin: CRC64 mismatch`));
+      for (const [i, r] of results.entries()) {
+        const same = await sha256(r.bytes.slice()) === await sha256(objects[i].slice());
+        assertEquals(same, i !== bad, `c${i}.bin: bytes ${same ? "intact" : "differ"}`);
+      }
+    } finally {
+      for (const c of clients) c.close();
     }
-  } finally {
-    for (const c of clients) c.close();
-    await s.stop();
-  }
+  });
 });
 
 Deno.test("verify: a COS without CRC64 headers is not checked (nor failed)", async () => {
