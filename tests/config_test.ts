@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { parseIni } from "../src/config/ini.ts";
+import { CONFIG_KEYS, IGNORED_KEYS, namesOf, SCALAR_KEYS, TLS_KEYS } from "../src/config/keys.ts";
 import {
   embeddedDefaultConfig,
   formatIssue,
@@ -730,6 +731,10 @@ implicit_port = 990
 require_tls = yes
 min_tls_version = TLSv1.3
 `;
+  // A key added to the table must be added here too.
+  for (const { key } of [...SCALAR_KEYS, ...TLS_KEYS]) {
+    assert.match(text, new RegExp(`^${key} = `, "m"), key);
+  }
   const { source: _s, accounts: _a, users: _u, ...settings } = loaded(text);
   assert.deepEqual(settings, {
     listenAddress: "::1",
@@ -1062,44 +1067,8 @@ Deno.test("conf/vsftpd.conf.example loads with no errors, warning only of its pl
 
 Deno.test("the example documents every key it accepts", async () => {
   const text = await Deno.readTextFile(EXAMPLE);
-  const keys = [
-    "cos_secretid",
-    "cos_secretkey",
-    "cos_bucket",
-    "cos_region",
-    "cos_endpoint",
-    "endpoint",
-    "cos_protocol",
-    "cos_prefix",
-    "local_root",
-    "home_dir",
-    "cos_user_home_dir",
-    "ftp_login_user_name",
-    "ftp_login_user_password",
-    "authority",
-    "delete_enable",
-    "storage",
-    "login_users",
-    "masquerade_address",
-    "listen_port",
-    "passive_port",
-    "listen_address",
-    "single_file_max_size",
-    "min_part_size",
-    "upload_thread_num",
-    "max_connection_num",
-    "max_list_file",
-    "log_level",
-    "log_dir",
-    "shutdown_grace_period",
-    "idle_timeout",
-    "data_timeout",
-    "passive_accept_timeout",
-    "login_failure_delay",
-    "max_login_attempts",
-    "log_rotate_enabled",
-    "config_check_enable",
-  ];
+  const keys = [...CONFIG_KEYS.flatMap(namesOf), ...Object.keys(IGNORED_KEYS)];
+  assert.ok(keys.length > 50, `${keys.length} keys`);
   for (const key of keys) assert.match(text, new RegExp(`\\b${key}\\b`), key);
 });
 

@@ -6,18 +6,19 @@
  */
 
 import { resolve } from "node:path";
-import type { IssueLog } from "./issues.ts";
+import { formatIssue, IssueLog } from "./issues.ts";
 import {
   type DefaultedSpec,
   defaultOf,
   defaultsOf,
   type GlobalSettings,
   type KeySpec,
+  namesOf,
   SCALAR_KEYS,
   type ScalarSettings,
   TLS_KEYS,
 } from "./keys.ts";
-import { readKey, type SectionIndex, type SectionReader } from "./sections.ts";
+import { readKey, type SectionIndex, SectionReader } from "./sections.ts";
 import type { TlsConfig } from "./types.ts";
 
 export type { GlobalSettings } from "./keys.ts";
@@ -34,6 +35,34 @@ export function readGlobals(index: SectionIndex, cwd: string, log: IssueLog): Gl
   settings.logDir = logDirOf(settings.logDir, cwd);
   checkPartFitsBudget(settings, index.global("OPTIONAL"), log);
   return { ...settings, tls: readFtps(index.global("FTPS"), cwd, log) };
+}
+
+/**
+ * Settings from values written by key name, read as a file's would be (for tests and tools
+ * that build a config in code, so a renamed key fails there too). Throws on an unknown key,
+ * a bad value or any warning; relative paths resolve against `cwd`.
+ */
+export function settingsFromKeys(
+  values: Readonly<Record<string, string>>,
+  cwd: string,
+): GlobalSettings {
+  const sections = new Map<string, SectionReader>();
+  for (const [line, [key, value]] of Object.entries(values).entries()) {
+    const spec = [...SCALAR_KEYS, ...TLS_KEYS].find((spec) => namesOf(spec).includes(key));
+    if (spec === undefined) throw new Error(`${key} is not a global config key`);
+    const section = sections.get(spec.section) ?? new SectionReader(spec.section, 0);
+    sections.set(spec.section, section);
+    section.add({ key, value, line: line + 1 });
+  }
+  const index = {
+    global: (name: string) => sections.get(name) ?? new SectionReader(name, 0),
+    accounts: [],
+  };
+  const log = new IssueLog("(settings)");
+  const settings = readGlobals(index, cwd, log);
+  const issues = [...log.errors, ...log.warnings];
+  if (issues.length > 0) throw new Error(issues.map(formatIssue).join("\n"));
+  return settings;
 }
 
 /** Every key of `specs` from its section, starting from the defaults. */

@@ -3,6 +3,7 @@
  * port and a temporary local root, for tests.
  */
 
+import { settingsFromKeys } from "../../src/config/globals.ts";
 import type { ServerConfig, UserConfig } from "../../src/config/types.ts";
 import { FtpServer } from "../../src/ftp/server.ts";
 import { Logger } from "../../src/log.ts";
@@ -24,42 +25,29 @@ export function user(name: string, password: string, rights: Partial<UserConfig>
   return { name, password, canRead: true, canWrite: true, canDelete: true, account: 0, ...rights };
 }
 
-/** The config tests start from: fast timeouts, one local account, user demo/demo. */
+/**
+ * The config tests start from: fast timeouts, one local account, user demo/demo. Settings
+ * are written by config key name and read by the real readers (defaults from the key table).
+ */
 export function testConfig(root: string, logDir: string): ServerConfig {
+  const settings = settingsFromKeys({
+    listen_address: "127.0.0.1",
+    listen_port: "0",
+    passive_port: "41000-41999",
+    log_dir: logDir,
+    shutdown_grace_period: "5",
+    idle_timeout: "30",
+    data_timeout: "10",
+    passive_accept_timeout: "5",
+    login_failure_delay: "0.05",
+    upload_memory_budget: "256M",
+    cos_timeout: "10",
+    max_connections_per_ip: "0",
+    ban_after_failures: "0",
+  }, "/");
   return {
     source: "(test)",
-    listenAddress: "127.0.0.1",
-    listenPort: 0,
-    passivePorts: { min: 41000, max: 41999 },
-    masqueradeAddress: "",
-    singleFileMaxSize: 0,
-    minPartSize: 8 * 1024 * 1024,
-    uploadThreadNum: 4,
-    maxConnections: 512,
-    maxListFile: 10000,
-    logLevel: "INFO",
-    logDir,
-    shutdownGraceMs: 5000,
-    idleTimeoutMs: 30_000,
-    dataTimeoutMs: 10_000,
-    passiveAcceptTimeoutMs: 5000,
-    loginFailDelayMs: 50,
-    maxLoginAttempts: 3,
-    uploadMemoryBudget: 256 * 1024 * 1024,
-    cosTimeoutMs: 10_000,
-    leaseIntervalMs: 15_000,
-    instanceName: "",
-    maxRenameObjects: 1000,
-    activeMode: true,
-    maxConnectionsPerIp: 0,
-    maxLoggedInUsers: 0,
-    banAfterFailures: 0,
-    banWindowMs: 600_000,
-    banTimeMs: 600_000,
-    verifyChecksums: true,
-    hashMaxSize: 10 * 1024 ** 3,
-    keepPartialUploads: false,
-    tls: { certFile: "", keyFile: "", implicitPort: 0, requireTls: false, minVersion: "1.2" },
+    ...settings,
     accounts: [{ section: "TEST", homeDir: root, storage: { kind: "local", root } }],
     users: [user("demo", "demo")],
   };
