@@ -16,7 +16,8 @@
 import { assert, assertEquals } from "./support/assert.ts";
 import { needs } from "./support/clients.ts";
 import { RawClient } from "./support/raw_client.ts";
-import { eventually, randomBytes, sha256, startServer, user } from "./support/server.ts";
+import { eventually, randomBytes, sha256, user } from "./support/server.ts";
+import { withServer } from "./support/kit.ts";
 
 /** doona's FTP module logs in as anonymous with this password (bedmod/ftp.pm). */
 const DOONA_USER = "anonymous";
@@ -94,15 +95,16 @@ Deno.test({
   name: "fuzz: doona's FTP cases (login and post-login) leave the server healthy",
   ...needs("doona"),
   async fn() {
-    const s = await startServer((config) => {
-      config.users.push(user(DOONA_USER, DOONA_PASSWORD));
-      // doona fails logins on purpose and connects over and over: no bans, no per-IP cap.
-      config.banAfterFailures = 0;
-      config.maxConnectionsPerIp = 0;
-      config.loginFailDelayMs = 10;
-    });
-    const started = Date.now();
-    try {
+    await withServer({
+      adjust: (config) => {
+        config.users.push(user(DOONA_USER, DOONA_PASSWORD));
+        // doona fails logins on purpose and connects over and over: no bans, no per-IP cap.
+        config.banAfterFailures = 0;
+        config.maxConnectionsPerIp = 0;
+        config.loginFailDelayMs = 10;
+      },
+    }, async (s) => {
+      const started = Date.now();
       const runs = await Promise.all([
         doona(s.port, 1, LOGIN_CASES),
         ...POST_LOGIN_STARTS.map((start) => doona(s.port, start, PER_WORKER)),
@@ -138,8 +140,6 @@ Deno.test({
       assert(logins >= postLogin, `${logins} anonymous logins for ${postLogin} post-login cases`);
       const crashes = log.split("\n").filter((line) => line.includes("session-crashed"));
       assertEquals(crashes, [], "no session crashed");
-    } finally {
-      await s.stop();
-    }
+    });
   },
 });
