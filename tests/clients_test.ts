@@ -7,11 +7,19 @@
 
 import { Buffer } from "node:buffer";
 import { Readable, Writable } from "node:stream";
-import { Client } from "basic-ftp";
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
 import { type ClientRun, needs, python, run } from "./support/clients.ts";
 import { randomBytes, sha256, type TestServer, user } from "./support/server.ts";
-import { CLIENT_TIMEOUT_MS, curl, failed, ftpUrl, ok, show, withServerDir } from "./support/kit.ts";
+import {
+  CLIENT_TIMEOUT_MS,
+  curl,
+  failed,
+  ftpUrl,
+  ok,
+  show,
+  withBasicFtp,
+  withServerDir,
+} from "./support/kit.ts";
 
 const encoder = new TextEncoder();
 
@@ -782,16 +790,7 @@ Deno.test({
     "basic-ftp: ensureDir, uploadFrom, downloadTo, list, size, lastMod, rename, remove, removeDir",
 }, async () => {
   await withServerDir({}, async (s, local) => {
-    const client = new Client(15_000);
-    try {
-      await client.access({
-        host: "127.0.0.1",
-        port: s.port,
-        user: "demo",
-        password: "demo",
-        secure: false,
-      });
-
+    await withBasicFtp(s, async (client) => {
       await client.ensureDir("/bf/nested dir");
       assertEquals(await client.pwd(), "/bf/nested dir");
       assert(await isDir(`${s.root}/bf/nested dir`), "ensureDir created the dirs");
@@ -845,9 +844,7 @@ Deno.test({
       await client.removeDir("/bf");
       assert(!(await isDir(`${s.root}/bf`)), "removeDir removed the tree");
       assertEquals((await client.list("/")).map((f) => f.name), []);
-    } finally {
-      client.close();
-    }
+    }, { timeoutMs: 15_000 });
   });
 });
 

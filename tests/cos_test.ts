@@ -15,8 +15,8 @@ import {
   SECRET_KEY,
 } from "./support/cos_server.ts";
 import { RawClient, readAll, writeAllAndClose } from "./support/raw_client.ts";
-import { randomBytes, sha256, user } from "./support/server.ts";
-import { withServer, withSession, withTempDir } from "./support/kit.ts";
+import { randomBytes, sha256 } from "./support/server.ts";
+import { addAccount, withServer, withSession, withTempDir } from "./support/kit.ts";
 
 const MIB = 1024 * 1024;
 const encoder = new TextEncoder();
@@ -288,12 +288,7 @@ Deno.test("COS: two users on two buckets, one inside a prefix: neither sees the 
   await withServer({
     storage: "cos",
     adjust: (config, emulator) => {
-      config.accounts.push({
-        section: "B",
-        homeDir: "/b",
-        storage: cosStorage(emulator, OTHER_BUCKET, "team/b/"),
-      });
-      config.users.push(user("bob", "pw", { account: 1 }));
+      addAccount(config, "B", cosStorage(emulator, OTHER_BUCKET, "team/b/"), "bob");
     },
   }, async (s) => {
     s.emulator.putObject(OTHER_BUCKET, "outside.txt", encoder.encode("no"));
@@ -317,13 +312,8 @@ Deno.test("COS: an account unreachable at start-up is logged, and the server ser
   await withServer({
     storage: "cos",
     adjust: (config, emulator) => {
-      config.accounts.push({
-        section: "DOWN",
-        homeDir: "/down",
-        // A bucket that does not exist: its probe fails at once, like an unreachable one.
-        storage: cosStorage(emulator, "missing-1250000000"),
-      });
-      config.users.push(user("bob", "pw", { account: 1 }));
+      // A bucket that does not exist: its probe fails at once, like an unreachable one.
+      addAccount(config, "DOWN", cosStorage(emulator, "missing-1250000000"), "bob");
     },
   }, async (s) => {
     let log = "";
@@ -345,12 +335,12 @@ Deno.test("COS: errors map to replies: AccessDenied is 550 with the reason, 5xx 
   await withServer({
     storage: "cos",
     adjust: (config, emulator) => {
-      config.accounts.push({
-        section: "BAD",
-        homeDir: "/bad",
-        storage: { ...cosStorage(emulator), secretKey: "wrong-secret-key-value" },
-      });
-      config.users.push(user("bad", "pw", { account: 1 }));
+      addAccount(
+        config,
+        "BAD",
+        { ...cosStorage(emulator), secretKey: "wrong-secret-key-value" },
+        "bad",
+      );
     },
   }, async (s) => {
     const bad = await RawClient.login(s.port, "bad", "pw");

@@ -4,13 +4,12 @@
  * basic-ftp. Content is checked on disk and after download.
  */
 
-import { Client } from "basic-ftp";
 import { Readable, Writable } from "node:stream";
 import { Buffer } from "node:buffer";
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
 import { needs, python, run } from "./support/clients.ts";
 import { randomBytes, sha256, startServer, type TestServer } from "./support/server.ts";
-import { TLS_CERT, useTls, withServer, withTempDir } from "./support/kit.ts";
+import { TLS_CERT, useTls, withBasicFtp, withServer, withTempDir } from "./support/kit.ts";
 
 /** A Python FTP_TLS session script: logs in, PROT P, runs `body`, prints results. */
 function ftpTls(s: TestServer, body: string, prot = "ftp.prot_p()"): string {
@@ -109,16 +108,7 @@ Deno.test({
 
 Deno.test("FTPS explicit: basic-ftp secure: true uploads, lists and downloads byte-exact", async () => {
   await withServer({ tls: {} }, async (s) => {
-    const client = new Client(20_000);
-    try {
-      await client.access({
-        host: "127.0.0.1",
-        port: s.port,
-        user: "demo",
-        password: "demo",
-        secure: true,
-        secureOptions: { ca: [await Deno.readTextFile(TLS_CERT)], servername: "localhost" },
-      });
+    await withBasicFtp(s, async (client) => {
       const bytes = randomBytes(512 * 1024 + 9);
       await client.uploadFrom(Readable.from([Buffer.from(bytes)]), "b.bin");
       assertEquals(await Deno.readFile(`${s.root}/b.bin`), bytes);
@@ -130,9 +120,7 @@ Deno.test("FTPS explicit: basic-ftp secure: true uploads, lists and downloads by
         "b.bin",
       );
       assertEquals(new Uint8Array(Buffer.concat(chunks)), bytes);
-    } finally {
-      client.close();
-    }
+    }, { tls: true });
   });
 });
 

@@ -9,15 +9,17 @@
  * stay importable; this module builds on them.
  */
 
-import type { ServerConfig } from "../../src/config/types.ts";
+import { Client } from "basic-ftp";
+import type { ServerConfig, StorageConfig } from "../../src/config/types.ts";
 import { assert, assertEquals } from "./assert.ts";
 import { type ClientRun, run } from "./clients.ts";
 import type { CosEmulator, CosEmulatorOptions } from "./cos_emulator.ts";
 import { type CosTestServer, startCosServer } from "./cos_server.ts";
 import { RawClient } from "./raw_client.ts";
-import { freePort, startServer, type TestServer } from "./server.ts";
+import { freePort, startServer, type TestServer, user } from "./server.ts";
 
-export { SERVER_PERMISSIONS } from "../../tools/permissions.ts";
+import { SERVER_PERMISSIONS } from "../../tools/permissions.ts";
+export { SERVER_PERMISSIONS };
 export { eventually, freePort, randomBytes, sha256, user } from "./server.ts";
 export type { TestServer } from "./server.ts";
 export { BUCKET, cosStorage, OTHER_BUCKET, SECRET_ID, SECRET_KEY } from "./cos_server.ts";
@@ -80,25 +82,37 @@ export function startTestServer(options: ServerOptions = {}): Promise<TestServer
   });
 }
 
+/** The server a test gets for `options`: with the emulator when the storage is COS. */
+export type ServerFor<O extends ServerOptions> = O extends CosServerOptions ? CosTestServer
+  : TestServer;
+
 /** Runs `fn` against a fresh server; always stops the server (and emulator) afterwards. */
-export function withServer<T>(
-  options: CosServerOptions,
-  fn: (s: CosTestServer) => Promise<T>,
-): Promise<T>;
-export function withServer<T>(
-  options: LocalServerOptions,
-  fn: (s: TestServer) => Promise<T>,
-): Promise<T>;
-export async function withServer<T>(
-  options: ServerOptions,
-  fn: (s: CosTestServer) => Promise<T>,
+export async function withServer<O extends ServerOptions, T>(
+  options: O,
+  fn: (s: ServerFor<O>) => Promise<T>,
 ): Promise<T> {
-  const s = await startTestServer(options as CosServerOptions);
+  const s = await startTestServer(options as CosServerOptions) as ServerFor<O>;
   try {
     return await fn(s);
   } finally {
     await s.stop();
   }
+}
+
+/**
+ * Adds an account on `storage` (section `section`, home `/<section in lower case>`)
+ * and one user of it, `name`/`password`, with every right.
+ */
+export function addAccount(
+  config: ServerConfig,
+  section: string,
+  storage: StorageConfig,
+  name: string,
+  password = "pw",
+): void {
+  const account = config.accounts.length;
+  config.accounts.push({ section, homeDir: `/${section.toLowerCase()}`, storage });
+  config.users.push(user(name, password, { account }));
 }
 
 /** Runs `fn` with a client logged in on `port` (binary type); always closes it. */
@@ -117,19 +131,11 @@ export async function withLogin<T>(
 }
 
 /** `withServer` plus a demo/demo raw client logged in to it. */
-export function withSession<T>(
-  options: CosServerOptions,
-  fn: (c: RawClient, s: CosTestServer) => Promise<T>,
-): Promise<T>;
-export function withSession<T>(
-  options: LocalServerOptions,
-  fn: (c: RawClient, s: TestServer) => Promise<T>,
-): Promise<T>;
-export function withSession<T>(
-  options: ServerOptions,
-  fn: (c: RawClient, s: CosTestServer) => Promise<T>,
+export function withSession<O extends ServerOptions, T>(
+  options: O,
+  fn: (c: RawClient, s: ServerFor<O>) => Promise<T>,
 ): Promise<T> {
-  return withServer(options as CosServerOptions, (s) => withLogin(s.port, (c) => fn(c, s)));
+  return withServer(options, (s) => withLogin(s.port, (c) => fn(c, s)));
 }
 
 /** Runs `fn` with a fresh temp directory (a client's local side); always removes it. */
@@ -145,6 +151,43 @@ export async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T
 // ---------------------------------------------------------------------------
 // Real clients
 // ---------------------------------------------------------------------------
+
+/** main.ts, for tests that run the server as a process. */
+export const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+
+/**
+ * Starts main.ts as a process with the server's own permissions and resolves
+ * once its control `port` answers; a server that does not start is killed and
+ * its stderr thrown.
+ */
+export async function spawnMain(
+  args: string[],
+  port: number,
+  options: { cwd?: string; stdout?: "piped" | "null" } = {},
+): Promise<Deno.ChildProcess> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", ...SERVER_PERMISSIONS, MAIN, ...args],
+    cwd: options.cwd,
+    stdout: options.stdout ?? "null",
+    stderr: "piped",
+  }).spawn();
+  for (let i = 0; i < 150; i++) {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port }).catch(() => null);
+    if (conn) {
+      conn.close();
+      return child;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  try {
+    child.kill("SIGKILL");
+  } catch {
+    // It already exited; its stderr says why.
+  }
+  throw new Error(
+    `server did not start: ${new TextDecoder().decode((await child.output()).stderr)}`,
+  );
+}
 
 /** Every client run gets at most this long. */
 export const CLIENT_TIMEOUT_MS = 30_000;
@@ -178,6 +221,33 @@ export function ftplibLogin(
   ].join("\n");
 }
 
+/**
+ * Runs `fn` with an npm basic-ftp client logged in as demo/demo (FTPS with
+ * the fixture certificate when `tls`); always closes it.
+ */
+export async function withBasicFtp<T>(
+  s: { port: number },
+  fn: (client: Client) => Promise<T>,
+  options: { tls?: boolean; timeoutMs?: number } = {},
+): Promise<T> {
+  const client = new Client(options.timeoutMs ?? 20_000);
+  try {
+    await client.access({
+      host: "127.0.0.1",
+      port: s.port,
+      user: "demo",
+      password: "demo",
+      secure: options.tls ?? false,
+      secureOptions: options.tls
+        ? { ca: [await Deno.readTextFile(TLS_CERT)], servername: "localhost" }
+        : undefined,
+    });
+    return await fn(client);
+  } finally {
+    client.close();
+  }
+}
+
 /** A client run, formatted for assertion messages (the tails of its output). */
 export function show(r: ClientRun): string {
   return `exit ${r.code}\n--- stdout\n${r.stdout.slice(-3000)}\n--- stderr\n${
@@ -198,17 +268,9 @@ export function failed(r: ClientRun, what: string): ClientRun {
 }
 
 /** `withServer` plus a temp directory for the client's side of transfers; cleans both up. */
-export function withServerDir<T>(
-  options: CosServerOptions,
-  fn: (s: CosTestServer, dir: string) => Promise<T>,
-): Promise<T>;
-export function withServerDir<T>(
-  options: LocalServerOptions,
-  fn: (s: TestServer, dir: string) => Promise<T>,
-): Promise<T>;
-export function withServerDir<T>(
-  options: ServerOptions,
-  fn: (s: CosTestServer, dir: string) => Promise<T>,
+export function withServerDir<O extends ServerOptions, T>(
+  options: O,
+  fn: (s: ServerFor<O>, dir: string) => Promise<T>,
 ): Promise<T> {
-  return withServer(options as CosServerOptions, (s) => withTempDir((dir) => fn(s, dir)));
+  return withServer(options, (s) => withTempDir((dir) => fn(s, dir)));
 }
