@@ -11,6 +11,7 @@ import { eventually, randomBytes, sha256, startServer } from "./support/server.t
 import {
   CLIENT_TIMEOUT_MS,
   curl,
+  ftplibLogin,
   ftpUrl,
   ok,
   show,
@@ -639,9 +640,7 @@ Deno.test({
       `
 import ftplib, hashlib, sys
 port, local = int(sys.argv[1]), sys.argv[2]
-ftp = ftplib.FTP()
-ftp.connect("127.0.0.1", port, timeout=15)
-ftp.login("demo", "demo")
+${ftplibLogin("port", { timeout: 15 })}
 ftp.set_pasv(False)
 ftp.set_debuglevel(1)
 with open(local + "/py.bin", "rb") as f:

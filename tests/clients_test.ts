@@ -14,6 +14,7 @@ import {
   CLIENT_TIMEOUT_MS,
   curl,
   failed,
+  ftplibLogin,
   ftpUrl,
   ok,
   show,
@@ -607,9 +608,7 @@ except ftplib.error_perm as e:
     out["size_gone"] = str(e)
 ftp.quit()
 
-ro = ftplib.FTP()
-ro.connect("127.0.0.1", port, timeout=20)
-ro.login("reader", "reader")
+${ftplibLogin("port", { name: "reader", password: "reader", variable: "ro" })}
 out["ro_mlsd"] = {name: facts for name, facts in ro.mlsd("/py")}
 out["ro_mlsd_root"] = {name: facts for name, facts in ro.mlsd("/")}
 try:

@@ -13,7 +13,7 @@ import { needs, python, run } from "./support/clients.ts";
 import { BUCKET } from "./support/cos_server.ts";
 import { RawClient } from "./support/raw_client.ts";
 import { randomBytes, user } from "./support/server.ts";
-import { withServer } from "./support/kit.ts";
+import { ftplibLogin, withServer } from "./support/kit.ts";
 
 const MIB = 1024 * 1024;
 
@@ -148,9 +148,7 @@ Deno.test({
       s.emulator.putObject(BUCKET, "dir/obj.bin", bytes);
       const script = `
 import ftplib, sys
-ftp = ftplib.FTP()
-ftp.connect("127.0.0.1", int(sys.argv[1]), timeout=30)
-ftp.login("demo", "demo")
+${ftplibLogin("int(sys.argv[1])", { timeout: 30 })}
 print(ftp.sendcmd("HASH dir/obj.bin"))
 print(ftp.sendcmd("OPTS HASH MD5"))
 print(ftp.sendcmd("HASH dir/obj.bin"))

@@ -28,6 +28,7 @@ import {
   type TestServer,
   user,
 } from "./support/server.ts";
+import { ftplibLogin } from "./support/kit.ts";
 
 const MIB = 1024 * 1024;
 /** A kept head COS copies server-side (at least its 1 MiB smallest part), not on a part boundary. */
@@ -841,9 +842,7 @@ clientTest(
       `
 import ftplib, sys
 port, local, head = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
-ftp = ftplib.FTP()
-ftp.connect("127.0.0.1", port, timeout=20)
-ftp.login("demo", "demo")
+${ftplibLogin("port")}
 size = ftp.size("py.bin")
 assert size == head, size
 with open(local + "/py.bin", "rb") as f:
