@@ -582,6 +582,7 @@ with open(os.path.join(work, "big.back"), "wb") as f:
     out["retr"] = ftp.retrbinary("RETR /py/big.bin", f.write, blocksize=65536)
 out["mlsd"] = {name: facts for name, facts in ftp.mlsd("/py")}
 out["nlst"] = ftp.nlst("/py")
+ftp.voidcmd("TYPE I")  # SIZE is refused in TYPE A (as vsftpd, proftpd, pyftpdlib do)
 out["size"] = ftp.size("/py/big.bin")
 out["mdtm"] = ftp.sendcmd("MDTM /py/big.bin")
 out["rename"] = ftp.rename("/py/big.bin", "/py/big2.bin")

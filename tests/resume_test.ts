@@ -843,6 +843,7 @@ clientTest(
 import ftplib, sys
 port, local, head = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 ${ftplibLogin("port")}
+ftp.voidcmd("TYPE I")  # SIZE is refused in TYPE A (as vsftpd, proftpd, pyftpdlib do)
 size = ftp.size("py.bin")
 assert size == head, size
 with open(local + "/py.bin", "rb") as f:

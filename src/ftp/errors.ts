@@ -59,8 +59,35 @@ const UPLOADS = new Set(["STOR", "STOU", "APPE"]);
  */
 export function replyForError(error: unknown, command = ""): Reply {
   if (error instanceof FtpError) return reply(error.code, error.message);
-  if (error instanceof StorageError) return reply(storageCode(error.kind, command), error.message);
+  if (error instanceof StorageError) {
+    return reply(storageCode(error.kind, command), clientText(error));
+  }
   return reply(451, "Requested action aborted: local error in processing");
+}
+
+/** Text that tells of the network or the machine: an address, host:port, a URL, an errno name. */
+const INTERNAL =
+  /\b\d{1,3}(\.\d{1,3}){3}\b|\[[0-9a-fA-F:]+\]|\b[\w.-]+:\d{2,5}\b|\w+:\/\/|\bE[A-Z]{3,}\b/;
+
+const UNAVAILABLE = "Storage unavailable, try again later";
+
+/**
+ * What the client hears of a storage failure. Backends put the network's
+ * words (`connect ECONNREFUSED 10.0.0.5:443`) in `detail`, for the log;
+ * should such words still reach a transient or failed message (an unknown
+ * fault's text), the client hears a plain sentence instead. Other kinds
+ * carry our own text about the client's path.
+ */
+function clientText(error: StorageError): string {
+  const unknownFault = error.kind === "transient" || error.kind === "failed";
+  return unknownFault && INTERNAL.test(error.message) ? UNAVAILABLE : error.message;
+}
+
+/** What the log adds to a reply: the failure's own words when the client heard others. */
+export function detailFor(error: unknown, told: Reply): string | undefined {
+  if (!(error instanceof StorageError)) return undefined;
+  if (error.detail) return error.detail;
+  return told.lines.join(" ").includes(error.message) ? undefined : error.message;
 }
 
 function storageCode(kind: StorageErrorKind, command: string): number {

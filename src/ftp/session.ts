@@ -16,7 +16,14 @@ import { COMMANDS } from "./commands/index.ts";
 import type { Session, SessionServices, SessionState, TransferSpec } from "./context.ts";
 import { ControlReader, ReplyWriter } from "./control.ts";
 import { DataChannels } from "./data.ts";
-import { ConnectionLost, FtpError, isExpected, replyForError, requestIdOf } from "./errors.ts";
+import {
+  ConnectionLost,
+  detailFor,
+  FtpError,
+  isExpected,
+  replyForError,
+  requestIdOf,
+} from "./errors.ts";
 import type { PortPool } from "./passive.ts";
 import { unmapIPv4 } from "./passive.ts";
 import { type Reply, reply } from "./reply.ts";
@@ -119,9 +126,12 @@ export class FtpSession implements Session {
     try {
       for (let input = await this.#reader.next(); input; input = await this.#reader.next()) {
         this.#armIdleTimer();
-        if (input.kind === "overlong") await this.send(500, "Command line too long");
-        else if (input.kind === "invalid-utf8") await this.send(501, "Command is not valid UTF-8");
-        else await this.#handleLine(input.text);
+        // Lines that never become a command still fail as one, in the log too.
+        if (input.kind === "overlong") {
+          await this.#reportFailure("", "", new FtpError(500, "Command line too long"));
+        } else if (input.kind === "invalid-utf8") {
+          await this.#reportFailure("", "", new FtpError(501, "Command is not valid UTF-8"));
+        } else await this.#handleLine(input.text);
         if (this.#ending || this.#writer.failed) break;
         if (this.#upgradeRequested) await this.#upgradeControl();
       }
@@ -279,6 +289,7 @@ export class FtpSession implements Session {
       code: failure.code,
       reason: failure.lines.join(" "),
       requestId: requestIdOf(error),
+      detail: detailFor(error, failure),
       error: isExpected(error) ? undefined : String(error),
     });
     await this.#writer.send(failure);

@@ -8,7 +8,14 @@
 
 import type { Logger } from "../log.ts";
 import type { DataChannels, DataConnection } from "./data.ts";
-import { ConnectionLost, type FtpError, isExpected, replyForError, requestIdOf } from "./errors.ts";
+import {
+  ConnectionLost,
+  detailFor,
+  type FtpError,
+  isExpected,
+  replyForError,
+  requestIdOf,
+} from "./errors.ts";
 import type { TransferSpec } from "./context.ts";
 import type { Reply } from "./reply.ts";
 import type { TlsUpgrader } from "./tls.ts";
@@ -60,6 +67,7 @@ export class ActiveTransfer {
     const stallTimer = this.#watchForStall();
     let outcome: Reply;
     let requestId: string | undefined;
+    let detail: string | undefined;
     try {
       conn = await this.host.data.connect(signal);
       signal.throwIfAborted();
@@ -84,6 +92,7 @@ export class ActiveTransfer {
       const cause = signal.aborted ? signal.reason : error;
       outcome = replyForError(cause, this.spec.command);
       requestId = requestIdOf(cause);
+      detail = detailFor(cause, outcome);
       const kept = await this.spec.cleanup?.(cause).catch((failure) => {
         this.host.log.error("cleanup-failed", {
           command: this.spec.command,
@@ -98,7 +107,7 @@ export class ActiveTransfer {
       signal.removeEventListener("abort", closeOnAbort);
       conn?.close();
     }
-    this.#log(outcome, requestId);
+    this.#log(outcome, requestId, detail);
     await this.host.send(outcome);
   }
 
@@ -118,7 +127,7 @@ export class ActiveTransfer {
     }, every);
   }
 
-  #log(outcome: Reply, requestId?: string): void {
+  #log(outcome: Reply, requestId?: string, detail?: string): void {
     const fields = {
       user: this.host.user,
       command: this.spec.command,
@@ -127,6 +136,7 @@ export class ActiveTransfer {
       ms: Date.now() - this.#started,
       result: outcome.code === 226 ? "ok" : `${outcome.code} ${outcome.lines.join(" ")}`,
       requestId,
+      detail,
     };
     if (outcome.code === 226) this.host.log.info("transfer", fields);
     else this.host.log.warn("transfer", fields);

@@ -34,6 +34,8 @@ export class StorageError extends Error {
     message: string,
     /** Backend request id (COS `x-cos-request-id`), for the log only. */
     readonly requestId = "",
+    /** The backend's or network's own words (an address, an errno name), for the log only. */
+    readonly detail = "",
   ) {
     super(message);
   }

@@ -110,13 +110,16 @@ const rnto: Command = {
   },
 };
 
-/** The file at `arg`, for SIZE and MDTM: 550 for directories and missing names. */
+/** The file at `arg`, for SIZE and MDTM: 550 saying whether the name is missing or a directory. */
 async function statFile(session: Session, arg: string) {
   const { storage } = loggedIn(session);
   const path = resolve(session, arg);
   const entry = path === "/" ? null : await storage.stat(fileKey(path));
-  if (!entry) throw new FtpError(550, `${path}: Not a plain file`);
-  return entry;
+  if (entry) return entry;
+  if (path === "/" || await storage.isDirectory(dirKey(path))) {
+    throw new FtpError(550, `${path}: Not a plain file`);
+  }
+  throw new FtpError(550, `${path}: No such file or directory`);
 }
 
 const size: Command = {
@@ -124,6 +127,9 @@ const size: Command = {
   needsArg: true,
   syntax: "SIZE <path>",
   async run(session, arg) {
+    // RFC 3659 4: in TYPE A, SIZE must count the bytes RETR would send (CRLF line ends);
+    // refused instead, as vsftpd and pyftpdlib do, rather than reading the whole file.
+    if (!session.state.binary) throw new FtpError(550, "SIZE not allowed in ASCII mode");
     const entry = await statFile(session, arg);
     await session.send(213, String(entry.size));
   },

@@ -24,13 +24,17 @@ export interface ListTarget {
   namePrefix: string;
 }
 
-/** Resolves a LIST/NLST/STAT argument: `ls` options stripped, globs in the last segment. */
+/**
+ * Resolves a LIST/NLST/STAT argument: `ls` options stripped, globs in the
+ * last segment. A name that exists as written wins over reading it as a
+ * glob (`a[1].txt` is that file, not `a1.txt`), as ls does.
+ */
 export async function resolveListTarget(session: Session, arg: string): Promise<ListTarget> {
   const { storage } = loggedIn(session);
   const spec = stripListOptions(arg);
   const slash = spec.lastIndexOf("/");
   const last = spec.slice(slash + 1);
-  if (hasWildcard(last)) {
+  if (hasWildcard(last) && !(await existsLiterally(session, storage, spec))) {
     const path = resolve(session, spec.slice(0, slash + 1) || ".");
     await requireDirectory(storage, path);
     return { path, file: null, pattern: globMatcher(last), namePrefix: spec.slice(0, slash + 1) };
@@ -43,6 +47,14 @@ export async function resolveListTarget(session: Session, arg: string): Promise<
   }
   await requireDirectory(storage, path);
   return { path, file: null, pattern: null, namePrefix: prefix };
+}
+
+/** Whether `spec` names a file or directory as written (one request, two for a directory). */
+async function existsLiterally(session: Session, storage: Storage, spec: string): Promise<boolean> {
+  const path = resolve(session, spec);
+  if (path === "/") return true;
+  return (await storage.stat(fileKey(path))) !== null ||
+    await storage.isDirectory(dirKey(path));
 }
 
 /** Entries of a target, page by page, filtered by its glob. */

@@ -59,8 +59,16 @@ export function fromCosError(raw: unknown, what: string): StorageError {
   const detail = /^\d+$/.test(code) || code === ""
     ? `HTTP ${status || code} ${text}`.trim()
     : [code, text].filter(Boolean).join(": ");
-  return new StorageError(kind, `${what || "/"}: COS ${detail}`, requestId);
+  const full = `${what || "/"}: COS ${detail}`;
+  // No HTTP answer: the words are the network's (`connect ECONNREFUSED 10.0.0.5:443`).
+  if (!error.statusCode && !body) {
+    return new StorageError(kind, `${what || "/"}: ${UNREACHABLE}`, requestId, full);
+  }
+  return new StorageError(kind, full, requestId);
 }
+
+/** What a client hears when COS did not answer at all. */
+const UNREACHABLE = "Storage unavailable, try again later";
 
 function kindOf(code: string, status: number): StorageErrorKind {
   if (BY_CODE[code]) return BY_CODE[code];

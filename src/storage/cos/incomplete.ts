@@ -8,6 +8,7 @@
 
 import type { CosClient } from "./client.ts";
 import { fromCosError } from "./errors.ts";
+import { decodeEntities } from "./listing.ts";
 import type { JournalEntry, LeaseRecord } from "./journal.ts";
 
 /** One open multipart upload. */
@@ -41,13 +42,14 @@ export async function listIncompleteUploads(
     });
     for (const upload of page.Upload ?? []) {
       uploads.push({
-        key: upload.Key,
+        // The SDK leaves numeric entities (`&#x60;` for a backtick) in keys it parsed.
+        key: decodeEntities(upload.Key),
         uploadId: upload.UploadId,
         initiated: Date.parse(upload.Initiated) || 0,
       });
     }
     if (page.IsTruncated !== "true" || !page.NextKeyMarker) return uploads;
-    keyMarker = page.NextKeyMarker;
+    keyMarker = decodeEntities(page.NextKeyMarker);
     idMarker = page.NextUploadIdMarker ?? "";
   }
 }

@@ -2,6 +2,12 @@
  * Directory listings from GET Bucket (prefix + delimiter), yielded page by
  * page as COS returns them: constant memory for any directory size.
  *
+ * Every GET Bucket asks for `encoding-type=url`. Without it COS writes some
+ * key characters as numeric XML entities (a backtick as `&#x60;`), which
+ * the SDK's parser leaves as text while it decodes the named ones, `&amp;`
+ * last: a key holding a literal `&#x60;` and one holding a backtick would
+ * then read alike. Percent-encoded keys carry no entities at all.
+ *
  * @module
  */
 
@@ -22,25 +28,81 @@ export async function* listPages(
   let marker = "";
   while (true) {
     options.signal?.throwIfAborted();
-    const page = await client.sdk.getBucket({
-      Bucket: client.bucket,
-      Region: client.region,
+    const page = await getBucketPage(client, {
       Prefix: prefix,
       Delimiter: "/",
       Marker: marker,
       MaxKeys: Math.min(options.pageSize ?? PAGE_SIZE, PAGE_SIZE),
-    }).catch((error: unknown) => {
-      throw fromCosError(error, prefix);
     });
     const entries = [
-      ...directories(page.CommonPrefixes ?? [], prefix),
-      ...files(page.Contents ?? [], prefix),
+      ...directories(page.CommonPrefixes, prefix),
+      ...files(page.Contents, prefix),
     ];
     if (entries.length > 0) yield entries;
     if (page.IsTruncated !== "true") return;
     marker = page.NextMarker || lastKey(page);
     if (!marker) return;
   }
+}
+
+/** What a GET Bucket asks for (bucket and region are the client's). */
+export interface BucketQuery {
+  Prefix: string;
+  Delimiter?: string;
+  Marker?: string;
+  MaxKeys: number;
+}
+
+/** One GET Bucket page with its keys, prefixes and next marker as stored, whatever COS escaped. */
+export interface BucketPage {
+  Contents: Array<{ Key: string; Size: string | number; LastModified: string }>;
+  CommonPrefixes: Array<{ Prefix: string }>;
+  IsTruncated: string;
+  NextMarker: string;
+}
+
+/**
+ * GET Bucket with keys URL-encoded on the wire and decoded here (see the
+ * module notes); `what` names the request in errors (default: the prefix).
+ */
+export async function getBucketPage(
+  client: CosClient,
+  query: BucketQuery,
+  what = query.Prefix,
+): Promise<BucketPage> {
+  const page = await client.sdk.getBucket({
+    Bucket: client.bucket,
+    Region: client.region,
+    EncodingType: "url",
+    ...query,
+  }).catch((error: unknown) => {
+    throw fromCosError(error, what);
+  });
+  // A COS that ignored encoding-type says so by leaving EncodingType out.
+  const decode = page.EncodingType === "url" ? decodeUrlKey : decodeEntities;
+  return {
+    Contents: (page.Contents ?? []).map((c) => ({ ...c, Key: decode(c.Key) })),
+    CommonPrefixes: (page.CommonPrefixes ?? []).map((p) => ({ Prefix: decode(p.Prefix) })),
+    IsTruncated: page.IsTruncated ?? "false",
+    NextMarker: page.NextMarker ? decode(page.NextMarker) : "",
+  };
+}
+
+/** A key under `encoding-type=url`: percent-encoded UTF-8 (a space may come as `+`, a `+` never does). */
+function decodeUrlKey(text: string): string {
+  return decodeURIComponent(text.replaceAll("+", " "));
+}
+
+/**
+ * The entities the SDK's parser leaves in text: numeric ones, decimal and
+ * hex (it already decoded `&amp; &lt; &gt; &quot; &apos;`). Only for a COS
+ * that ignores encoding-type.
+ */
+export function decodeEntities(text: string): string {
+  return text.replace(/&#(x[0-9a-fA-F]{1,6}|[0-9]{1,7});/g, (whole, ref: string) => {
+    const code = ref.startsWith("x") ? parseInt(ref.slice(1), 16) : parseInt(ref, 10);
+    return code <= 0x10ffff ? String.fromCodePoint(code) : whole;
+  });
 }
 
 /** Implicit and explicit subdirectories; COS knows no time for a prefix. */
@@ -73,12 +135,7 @@ function isPlainName(name: string): boolean {
   return name !== "" && name !== "." && name !== "..";
 }
 
-function lastKey(
-  page: { Contents?: Array<{ Key: string }>; CommonPrefixes?: Array<{ Prefix: string }> },
-): string {
-  const keys = [
-    ...(page.Contents ?? []).map((c) => c.Key),
-    ...(page.CommonPrefixes ?? []).map((p) => p.Prefix),
-  ];
+function lastKey(page: BucketPage): string {
+  const keys = [...page.Contents.map((c) => c.Key), ...page.CommonPrefixes.map((p) => p.Prefix)];
   return keys.sort().at(-1) ?? "";
 }

@@ -30,7 +30,7 @@ import { openDownload } from "./download.ts";
 import { crcWorker } from "../crc_worker.ts";
 import { encodeObjectPath } from "./http.ts";
 import { fromCosError } from "./errors.ts";
-import { listPages } from "./listing.ts";
+import { getBucketPage, listPages } from "./listing.ts";
 import { cosTarget, type ResumeSource } from "./target.ts";
 import type { UploadGuard } from "./guard.ts";
 import { guardTarget } from "./guarded_target.ts";
@@ -116,14 +116,8 @@ export class CosStorage implements Storage {
   /** One request: is there the marker or any key under the prefix? */
   async isDirectory(dir: string): Promise<boolean> {
     if (dir === "") return true;
-    const result = await this.#client.sdk.getBucket({
-      ...this.#bucketParams(),
-      Prefix: this.#key(dir),
-      MaxKeys: 1,
-    }).catch((error: unknown) => {
-      throw fromCosError(error, dir);
-    });
-    return (result.Contents?.length ?? 0) > 0;
+    const result = await getBucketPage(this.#client, { Prefix: this.#key(dir), MaxKeys: 1 }, dir);
+    return result.Contents.length > 0;
   }
 
   read(key: string, options: ReadOptions = {}): Promise<ReadableStream<Uint8Array>> {
@@ -137,7 +131,13 @@ export class CosStorage implements Storage {
     );
   }
 
+  /**
+   * A file may not take a directory's name (COS would show both): refused
+   * before the upload starts and again just before commit, since a MKD may
+   * land meanwhile. One listing of at most one key each time.
+   */
   async write(key: string, options: WriteOptions = {}): Promise<WriteSink> {
+    await this.#refuseDirectory(key);
     const keep = options.keepBytes ?? 0;
     const source = keep > 0 ? await this.#resumeSource(key) : undefined;
     const { pool, minPartSize, parallelParts, onRetry } = this.settings;
@@ -162,7 +162,29 @@ export class CosStorage implements Storage {
     });
     // A head below COS's smallest part cannot be a copied part: its bytes lead the first part.
     if (keep > 0 && !copyHead) await this.#writeHead(writer, key, keep);
-    return writer;
+    return this.#checkedAtCommit(writer, key);
+  }
+
+  async #refuseDirectory(key: string): Promise<void> {
+    if (await this.isDirectory(`${key}/`)) {
+      throw new StorageError("is-a-directory", `${key}: is a directory`);
+    }
+  }
+
+  /** `sink`, whose commit first checks that no directory took the name during the upload. */
+  #checkedAtCommit(sink: WriteSink, key: string): WriteSink {
+    return {
+      write: (chunk) => sink.write(chunk),
+      commit: (confirm) =>
+        sink.commit(async () => {
+          await this.#refuseDirectory(key);
+          await confirm?.();
+        }),
+      abort: () => sink.abort(),
+      get bytesWritten() {
+        return sink.bytesWritten;
+      },
+    };
   }
 
   async delete(key: string): Promise<void> {
@@ -184,14 +206,8 @@ export class CosStorage implements Storage {
   /** Removes the marker of an empty directory; one listing decides empty, missing or not. */
   async rmdir(dir: string): Promise<void> {
     const marker = this.#key(dir);
-    const result = await this.#client.sdk.getBucket({
-      ...this.#bucketParams(),
-      Prefix: marker,
-      MaxKeys: 2,
-    }).catch((error: unknown) => {
-      throw fromCosError(error, dir);
-    });
-    const keys = (result.Contents ?? []).map((c) => c.Key);
+    const result = await getBucketPage(this.#client, { Prefix: marker, MaxKeys: 2 }, dir);
+    const keys = result.Contents.map((c) => c.Key);
     if (keys.length === 0) throw new StorageError("not-found", `${dir}: No such directory`);
     if (keys.some((k) => k !== marker)) {
       throw new StorageError("not-empty", `${dir}: Directory not empty`);
@@ -280,15 +296,12 @@ export class CosStorage implements Storage {
     const keys: string[] = [];
     let marker = "";
     while (true) {
-      const page = await this.#client.sdk.getBucket({
-        ...this.#bucketParams(),
+      const page = await getBucketPage(this.#client, {
         Prefix: prefix,
         Marker: marker,
         MaxKeys: 1000,
-      }).catch((error: unknown) => {
-        throw fromCosError(error, prefix);
       });
-      for (const item of page.Contents ?? []) keys.push(item.Key);
+      for (const item of page.Contents) keys.push(item.Key);
       if (keys.length > limit) {
         throw new StorageError(
           "too-many",

@@ -12,17 +12,22 @@ export interface XmlElement {
   text: string;
 }
 
-/** Escapes text for use inside an element. */
+/**
+ * Escapes text for use inside an element the way COS does: named entities
+ * for `& < >`, numeric ones (decimal and hex) for quotes and the backtick,
+ * which the SDK's parser leaves undecoded unless the caller decodes them.
+ */
 export function escapeXml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ENTITY_OF[c]);
+  return text.replace(/[&<>"'`]/g, (c) => ENTITY_OF[c]);
 }
 
 const ENTITY_OF: Record<string, string> = {
   "&": "&amp;",
   "<": "&lt;",
   ">": "&gt;",
-  '"': "&quot;",
-  "'": "&apos;",
+  '"': "&#34;",
+  "'": "&#39;",
+  "`": "&#x60;",
 };
 
 /**
