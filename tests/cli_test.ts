@@ -6,6 +6,7 @@
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
 import { needs, run } from "./support/clients.ts";
 import { freePort, randomBytes, SERVER_PERMISSIONS } from "./support/server.ts";
+import { spawnMain } from "./support/kit.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const MAIN = `${ROOT}main.ts`;
@@ -13,32 +14,6 @@ const PERMISSIONS = SERVER_PERMISSIONS;
 
 function deno(args: string[], cwd = ROOT) {
   return run(Deno.execPath(), ["run", ...PERMISSIONS, MAIN, ...args], { cwd, timeoutMs: 30_000 });
-}
-
-/** Starts main.ts in the background and waits for its control port to answer. */
-async function spawnServer(args: string[], cwd: string, port: number) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...PERMISSIONS, MAIN, ...args],
-    cwd,
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  for (let i = 0; i < 100; i++) {
-    const conn = await Deno.connect({ hostname: "127.0.0.1", port }).catch(() => null);
-    if (conn) {
-      conn.close();
-      return child;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  try {
-    child.kill("SIGKILL");
-  } catch {
-    // It already exited; its stderr says why.
-  }
-  throw new Error(
-    `server did not start: ${new TextDecoder().decode((await child.output()).stderr)}`,
-  );
 }
 
 async function stopWith(child: Deno.ChildProcess, signal: Deno.Signal) {
@@ -102,7 +77,7 @@ Deno.test({
   ...needs("curl"),
   async fn() {
     const cwd = await Deno.makeTempDir();
-    const child = await spawnServer([], cwd, 2121);
+    const child = await spawnMain([], 2121, { cwd, stdout: "piped" });
     try {
       const bytes = randomBytes(100_000);
       await Deno.writeFile(`${cwd}/up.bin`, bytes);
@@ -150,7 +125,7 @@ Deno.test({
         "login_failure_delay = 0.05",
       ].join("\n"),
     );
-    const child = await spawnServer(["--config", "vsftpd.conf"], cwd, port);
+    const child = await spawnMain(["--config", "vsftpd.conf"], port, { cwd, stdout: "piped" });
     try {
       await Deno.writeTextFile(`${cwd}/a.txt`, "alpha");
       const put = await run("curl", [

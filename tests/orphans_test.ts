@@ -16,7 +16,7 @@ import { createCosClient } from "../src/storage/cos/client.ts";
 import { abortUpload, listIncompleteUploads } from "../src/storage/cos/incomplete.ts";
 import { eventually, freePort, randomBytes, SERVER_PERMISSIONS } from "./support/server.ts";
 import { RawClient } from "./support/raw_client.ts";
-import { withServer } from "./support/kit.ts";
+import { spawnMain, withServer } from "./support/kit.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const MAIN = `${ROOT}main.ts`;
@@ -62,27 +62,6 @@ async function writeConfig(
     ].join("\n"),
   );
   return path;
-}
-
-/** main.ts as a process, once its control port answers. */
-async function spawnServer(config: string, port: number): Promise<Deno.ChildProcess> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...SERVER_PERMISSIONS, MAIN, "--config", config],
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  for (let i = 0; i < 150; i++) {
-    const conn = await Deno.connect({ hostname: "127.0.0.1", port }).catch(() => null);
-    if (conn) {
-      conn.close();
-      return child;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  child.kill("SIGKILL");
-  throw new Error(
-    `server did not start: ${new TextDecoder().decode((await child.output()).stderr)}`,
-  );
 }
 
 /** curl uploading `file` to `name` at `rate` bytes per second, in the background. */
@@ -169,8 +148,8 @@ async function killAndRestart(plan: KillPlan): Promise<void> {
     const portB = freePort();
     const configA = await writeConfig(dir, emulator, portA, 42100, plan.configA);
     const configB = await writeConfig(dir, emulator, portB, 42200, plan.configB);
-    const a = await spawnServer(configA, portA);
-    const b = await spawnServer(configB, portB);
+    const a = await spawnMain(["--config", configA], portA);
+    const b = await spawnMain(["--config", configB], portB);
     children.push(a, b);
     // Another tool's upload: not journaled, so never ours to abort.
     const sdk = sdkClient(emulator, SECRET_ID, SECRET_KEY);
@@ -195,7 +174,7 @@ async function killAndRestart(plan: KillPlan): Promise<void> {
     for (const curl of doomed) await curl.output();
     const orphans = ofA().map((u) => u.uploadId);
     assertEquals(orphans.length, 2, "the killed process left its uploads behind");
-    const restarted = await spawnServer(configA, portA);
+    const restarted = await spawnMain(["--config", configA], portA);
     const restartedAt = Date.now();
     children.push(restarted);
     await until(() => ofA().length === 0, plan.withinSeconds * 1000, "orphans aborted");
