@@ -43,6 +43,7 @@ export async function startServerProcess(
       "log_dir = none",
       "log_level = WARNING",
       "max_connection_num = 0",
+      "max_connections_per_ip = 0",
       ...optional,
     ].join("\n"),
   );

@@ -205,10 +205,15 @@ async function startUpload(
     async run(transfer) {
       const ascii = binary ? null : new CrlfToLf();
       const store = (chunk: Uint8Array) => writeLimited(sink, chunk, maxSize);
-      await receiveFromClient((chunk) => store(ascii ? ascii.convert(chunk) : chunk), transfer);
+      const startedAt = performance.now();
+      let checkpoint = () => Promise.resolve();
+      await receiveFromClient(
+        (chunk) => store(ascii ? ascii.convert(chunk) : chunk),
+        transfer,
+        () => checkpoint = commitCheckpoint(transfer.signal, startedAt),
+      );
       if (ascii) await store(ascii.flush());
       committing = true;
-      const checkpoint = commitCheckpoint(transfer.signal);
       // The data ended, so every byte is in the sink: a network loss now still keeps it all.
       const confirm = keepPartial ? () => checkpoint().catch(rethrowUnlessLost) : checkpoint;
       const stored = await sink.commit(confirm);
