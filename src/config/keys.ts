@@ -9,7 +9,7 @@
 
 import { MAX_OBJECT_BYTES, MAX_PART_BYTES, MIN_PART_BYTES } from "../storage/cos/limits.ts";
 import { isSecretName, quoted } from "./show.ts";
-import type { ServerConfig, TlsConfig } from "./types.ts";
+import type { CosStorageConfig, ServerConfig, TlsConfig } from "./types.ts";
 import {
   type Authority,
   fail,
@@ -40,15 +40,8 @@ export type GlobalSettings = Omit<ServerConfig, "source" | "accounts" | "users">
 export type ScalarSettings = Omit<GlobalSettings, "tls">;
 
 /** What an account section's keys describe (readers in accounts.ts, storage.ts, users.ts). */
-export interface AccountFields {
+export interface AccountFields extends Omit<CosStorageConfig, "kind"> {
   storage: "cos" | "local";
-  secretId: string;
-  secretKey: string;
-  bucket: string;
-  region: string;
-  endpoint: string;
-  protocol: "http" | "https";
-  prefix: string;
   localRoot: string;
   homeDir: string;
   userName: string;
