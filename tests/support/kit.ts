@@ -2,8 +2,9 @@
  * The test kit: one import for what end-to-end tests share. `withServer`
  * starts the real server (local storage, or COS on the in-process emulator),
  * runs the test body and always stops it (and the emulator), even when the
- * body throws; `withSession` adds a logged-in raw control connection; the
- * login helpers give real clients (curl, lftp, ftplib) the same account.
+ * body throws; `withSession` adds a logged-in raw control connection;
+ * `ftpUrl`/`curl`, `ftplibLogin` and `withBasicFtp` log real clients in as
+ * demo/demo; `spawnMain` runs main.ts as a process.
  *
  * The older modules (server.ts, cos_server.ts, raw_client.ts, clients.ts)
  * stay importable; this module builds on them.
@@ -17,8 +18,9 @@ import type { CosEmulator, CosEmulatorOptions } from "./cos_emulator.ts";
 import { type CosTestServer, startCosServer } from "./cos_server.ts";
 import { RawClient } from "./raw_client.ts";
 import { freePort, startServer, type TestServer, user } from "./server.ts";
-
+// The server's permission flags have one source, shared with compile and dist.
 import { SERVER_PERMISSIONS } from "../../tools/permissions.ts";
+
 export { SERVER_PERMISSIONS };
 export { eventually, freePort, randomBytes, sha256, user } from "./server.ts";
 export type { TestServer } from "./server.ts";
