@@ -43,6 +43,25 @@ export function fixedReply(syntax: string, access: Access, code: number, text: s
   return { access, syntax, run: (session) => session.send(code, text) };
 }
 
+/**
+ * A command on one path argument (MKD, DELE, RNFR...): `act` gets the path
+ * resolved against the working directory and the logged-in user's storage.
+ */
+export function onPath(
+  syntax: string,
+  access: Exclude<Access, "none">,
+  act: (session: Session, path: string, login: LoggedIn) => Promise<void>,
+  flags: Pick<Command, "takesRename" | "opensData" | "upload"> = {},
+): Command {
+  return {
+    ...flags,
+    syntax,
+    access,
+    needsArg: true,
+    run: (session, arg) => act(session, resolve(session, arg), loggedIn(session)),
+  };
+}
+
 /** Throws the reply for a user who may not run a command that needs `access`. */
 export function checkAccess(session: Session, access: Access): void {
   if (access === "none") return;

@@ -129,31 +129,30 @@ async function writeOrFail(
   }
 }
 
-const list: Command = {
-  access: "read",
-  opensData: true,
-  syntax: "LIST [-options] [path]",
-  async run(session, arg) {
-    const target = await resolveListTarget(session, arg);
-    const now = new Date();
-    listingTransfer(session, "LIST", target, (entry, user) => formatListLine(entry, user, now));
-  },
-};
+/** LIST and NLST: a directory, a file, or a glob, each line made by `lineFor` (given the time now). */
+function listCommand(name: string, syntax: string, lineFor: (now: Date) => LineFormat): Command {
+  return {
+    access: "read",
+    opensData: true,
+    syntax,
+    async run(session, arg) {
+      const target = await resolveListTarget(session, arg);
+      listingTransfer(session, name, target, lineFor(new Date()));
+    },
+  };
+}
 
-const nlst: Command = {
-  access: "read",
-  opensData: true,
-  syntax: "NLST [path]",
-  async run(session, arg) {
-    const target = await resolveListTarget(session, arg);
-    listingTransfer(
-      session,
-      "NLST",
-      target,
-      (entry, _user, t) => (t.file ? t.namePrefix : t.namePrefix + entry.name),
-    );
-  },
-};
+const list = listCommand(
+  "LIST",
+  "LIST [-options] [path]",
+  (now) => (entry, user) => formatListLine(entry, user, now),
+);
+
+const nlst = listCommand(
+  "NLST",
+  "NLST [path]",
+  () => (entry, _user, t) => (t.file ? t.namePrefix : t.namePrefix + entry.name),
+);
 
 const mlsd: Command = {
   access: "read",

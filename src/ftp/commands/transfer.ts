@@ -11,7 +11,7 @@ import type { Session } from "../context.ts";
 import { ConnectionLost, FtpError } from "../errors.ts";
 import { fileKey } from "../paths.ts";
 import { commitCheckpoint, receiveFromClient, sendToClient } from "../pump.ts";
-import { type Command, fixedReply, loggedIn, refuseDestroying, resolve } from "./command.ts";
+import { type Command, fixedReply, loggedIn, onPath, refuseDestroying } from "./command.ts";
 import { requireParent } from "./files.ts";
 
 /** The address passive listeners bind: the one the client reached us on. */
@@ -109,76 +109,52 @@ const rest: Command = {
   },
 };
 
-const retr: Command = {
-  access: "read",
-  needsArg: true,
-  opensData: true,
-  syntax: "RETR <path>",
-  async run(session, arg) {
-    const { storage } = loggedIn(session);
-    const offset = takeRestOffset(session);
-    refuseWhenShuttingDown(session);
-    const path = resolve(session, arg);
-    const entry = path === "/" ? null : await storage.stat(fileKey(path));
-    if (!entry) throw new FtpError(550, `${path}: No such file`);
-    if (offset > entry.size) {
-      throw new FtpError(554, `REST offset ${offset} is past the end (${entry.size} bytes)`);
-    }
-    const stream = await storage.read(fileKey(path), { offset });
-    const source = session.state.binary ? stream : stream.pipeThrough(lfToCrlf());
-    session.startTransfer({
-      command: "RETR",
-      path,
-      async run(transfer) {
-        await sendToClient(source, transfer);
-        return "Transfer complete";
-      },
-      cleanup: () => source.cancel().catch(() => {}),
-    });
-  },
-};
+const retr = onPath("RETR <path>", "read", async (session, path, { storage }) => {
+  const offset = takeRestOffset(session);
+  refuseWhenShuttingDown(session);
+  const entry = path === "/" ? null : await storage.stat(fileKey(path));
+  if (!entry) throw new FtpError(550, `${path}: No such file`);
+  if (offset > entry.size) {
+    throw new FtpError(554, `REST offset ${offset} is past the end (${entry.size} bytes)`);
+  }
+  const stream = await storage.read(fileKey(path), { offset });
+  const source = session.state.binary ? stream : stream.pipeThrough(lfToCrlf());
+  session.startTransfer({
+    command: "RETR",
+    path,
+    async run(transfer) {
+      await sendToClient(source, transfer);
+      return "Transfer complete";
+    },
+    cleanup: () => source.cancel().catch(() => {}),
+  });
+}, { opensData: true });
 
-const stor: Command = {
-  access: "write",
-  needsArg: true,
-  opensData: true,
-  upload: true,
-  syntax: "STOR <path>",
-  async run(session, arg) {
-    const offset = takeRestOffset(session);
-    const { storage, user } = loggedIn(session);
-    refuseWhenShuttingDown(session);
-    const path = resolve(session, arg);
-    await requireParent(storage, path);
-    const existing = await storage.stat(fileKey(path));
-    if (offset > (existing?.size ?? 0)) {
-      throw new FtpError(
-        554,
-        `REST offset ${offset} is past the end of ${path} (${existing?.size ?? 0} bytes)`,
-      );
-    }
-    // Resuming at the end only adds bytes; anything shorter replaces stored ones.
-    if (!user.canDelete && existing && offset < existing.size) refuseDestroying(session);
-    await startUpload(session, "STOR", path, offset);
-  },
-};
+const UPLOAD = { opensData: true, upload: true };
 
-const appe: Command = {
-  access: "write",
-  needsArg: true,
-  opensData: true,
-  upload: true,
-  syntax: "APPE <path>",
-  async run(session, arg) {
-    takeRestOffset(session);
-    const { storage } = loggedIn(session);
-    refuseWhenShuttingDown(session);
-    const path = resolve(session, arg);
-    await requireParent(storage, path);
-    const existing = await storage.stat(fileKey(path));
-    await startUpload(session, "APPE", path, existing?.size ?? 0);
-  },
-};
+const stor = onPath("STOR <path>", "write", async (session, path, { storage, user }) => {
+  const offset = takeRestOffset(session);
+  refuseWhenShuttingDown(session);
+  await requireParent(storage, path);
+  const existing = await storage.stat(fileKey(path));
+  if (offset > (existing?.size ?? 0)) {
+    throw new FtpError(
+      554,
+      `REST offset ${offset} is past the end of ${path} (${existing?.size ?? 0} bytes)`,
+    );
+  }
+  // Resuming at the end only adds bytes; anything shorter replaces stored ones.
+  if (!user.canDelete && existing && offset < existing.size) refuseDestroying(session);
+  await startUpload(session, "STOR", path, offset);
+}, UPLOAD);
+
+const appe = onPath("APPE <path>", "write", async (session, path, { storage }) => {
+  takeRestOffset(session);
+  refuseWhenShuttingDown(session);
+  await requireParent(storage, path);
+  const existing = await storage.stat(fileKey(path));
+  await startUpload(session, "APPE", path, existing?.size ?? 0);
+}, UPLOAD);
 
 /**
  * Receives a file into `path`, keeping the first `keepBytes` bytes of the
