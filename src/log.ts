@@ -23,9 +23,13 @@ const MAX_FIELD = 4096;
 /** File name inside log_dir. */
 export const LOG_FILE_NAME = "cos_v5.log";
 
+/** Hears every event, whatever the log level (the admin listener's metrics count them). */
+export type LogListener = (event: string, fields: LogFields, level: LogLevel) => void;
+
 /** A leveled logger writing to stderr and, optionally, a file. */
 export class Logger {
   readonly #encoder = new TextEncoder();
+  #listeners: LogListener[] = [];
 
   constructor(
     private readonly level: LogLevel,
@@ -61,7 +65,14 @@ export class Logger {
     this.file?.close();
   }
 
+  /** Adds a listener; the returned function removes it. */
+  listen(listener: LogListener): () => void {
+    this.#listeners = [...this.#listeners, listener];
+    return () => this.#listeners = this.#listeners.filter((l) => l !== listener);
+  }
+
   #write(level: LogLevel, event: string, fields: LogFields): void {
+    for (const listener of this.#listeners) listener(event, fields, level);
     if (RANK[level] < RANK[this.level]) return;
     const line = `${new Date().toISOString()} ${level} ${event}${formatFields(fields)}\n`;
     const bytes = this.#encoder.encode(line);

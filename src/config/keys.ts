@@ -8,6 +8,7 @@
  */
 
 import { MAX_OBJECT_BYTES, MAX_PART_BYTES, MIN_PART_BYTES } from "../storage/cos/limits.ts";
+import { parseAdminListen } from "./admin_listen.ts";
 import { isSecretName, quoted } from "./show.ts";
 import type { CosStorageConfig, ServerConfig, TlsConfig } from "./types.ts";
 import {
@@ -117,6 +118,17 @@ const NETWORK = <F extends Scalar>(key: string, field: F) =>
 const OPTIONAL = <F extends Scalar>(key: string, field: F) =>
   plain<ScalarSettings, F>("OPTIONAL", key, field);
 
+/** Readiness probes: at least 0.1 s apart (0 would probe COS in a tight loop). */
+const PROBE_SECONDS: Parser<number> = (raw) => {
+  const parsed = secondsIn(3600, "")(raw);
+  return parsed.ok && parsed.value < 100
+    ? fail(`must be at least 0.1 seconds, got ${quoted(raw)}`)
+    : parsed;
+};
+
+const ADMIN = <F extends Scalar>(key: string, field: F) =>
+  plain<ScalarSettings, F>("ADMIN", key, field);
+
 /** `[NETWORK]`, `[FILE_OPTION]` and `[OPTIONAL]`, read by globals.ts in this order. */
 export const SCALAR_KEYS: readonly DefaultedSpec<ScalarSettings>[] = [
   {
@@ -200,6 +212,10 @@ export const SCALAR_KEYS: readonly DefaultedSpec<ScalarSettings>[] = [
     default: "10G",
   },
   { ...OPTIONAL("keep_partial_uploads", "keepPartialUploads"), parse: parseBool, default: "false" },
+  // The admin listener (metrics, health): off unless set, and bound exactly where it says.
+  { ...ADMIN("listen", "adminListen"), parse: parseAdminListen, default: "" },
+  { ...ADMIN("probe_interval", "adminProbeIntervalMs"), parse: PROBE_SECONDS, default: "5" },
+  { ...ADMIN("ready_max_age", "adminReadyMaxAgeMs"), parse: PROBE_SECONDS, default: "30" },
 ];
 
 const FTPS = <F extends keyof TlsConfig>(key: string, field: F) =>

@@ -128,6 +128,12 @@ export interface ServerConfig {
    * Never for ABOR or an exceeded size limit.
    */
   keepPartialUploads: boolean;
+  /** `[ADMIN] listen`: `host:port` of the metrics and health listener; "" = off. */
+  adminListen: string;
+  /** How often the admin listener probes every account's storage for /readyz. */
+  adminProbeIntervalMs: number;
+  /** /readyz fails for an account whose storage has not answered a probe for this long. */
+  adminReadyMaxAgeMs: number;
   tls: TlsConfig;
   accounts: AccountConfig[];
   users: UserConfig[];

@@ -109,6 +109,14 @@ export class AdmissionControl {
     return this.#loggedIn;
   }
 
+  /** Addresses banned now (a scan of at most `maxTracked` records, for the metrics). */
+  get bannedNow(): number {
+    const now = this.now();
+    let banned = 0;
+    for (const record of this.#records.values()) if (record.bannedUntil > now) banned++;
+    return banned;
+  }
+
   /** Addresses whose failures or bans are remembered (bounded by `maxTracked`). */
   get trackedAddresses(): number {
     return this.#records.size;

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { AdminListener } from "../admin/admin.ts";
 import { closeQuietly } from "./close.ts";
 import { delay } from "../delay.ts";
 import type { ServerConfig } from "../config/types.ts";
@@ -42,6 +43,8 @@ export class FtpServer implements SessionServices {
   #shuttingDown = false;
   readonly #passiveAddress: PassiveAddress;
   readonly #accepting: Promise<void>;
+  /** The metrics and health listener (`[ADMIN] listen`), when on. */
+  #admin: AdminListener | null = null;
   /** The start-up probes of every account's storage. */
   #probed: Promise<void> = Promise.resolve();
 
@@ -81,15 +84,21 @@ export class FtpServer implements SessionServices {
         }),
       log,
     );
+    const admin = AdminListener.create(config, log);
+    context.onRequest = admin?.onCosRequest;
     const storages = await openStorages(config, context);
     let tls: Tls | null = null;
+    let server: FtpServer | undefined;
     try {
       tls = await startTls(config);
+      admin?.start({ storages, pool: context.pool, server: () => server });
       const listener = Deno.listen({ hostname: config.listenAddress, port: config.listenPort });
-      const server = new FtpServer(config, log, listener, storages, tls);
+      server = new FtpServer(config, log, listener, storages, tls);
+      server.#admin = admin;
       server.#probeAccounts();
       return server;
     } catch (error) {
+      await admin?.close();
       tls?.implicit?.close();
       await tls?.upgrader.close();
       await closeStorages(storages);
@@ -128,6 +137,16 @@ export class FtpServer implements SessionServices {
   /** Passive ports currently held. */
   get passivePortsInUse(): number {
     return this.#pool.inUse;
+  }
+
+  /** Client addresses banned now. */
+  get bansActive(): number {
+    return this.#limits.bannedNow;
+  }
+
+  /** The admin listener's address, when it is on. */
+  get adminAddress(): Deno.NetAddr | null {
+    return this.#admin?.address ?? null;
   }
 
   async authenticate(name: string, password: string): Promise<LoggedIn | null> {
@@ -176,6 +195,7 @@ export class FtpServer implements SessionServices {
     await Promise.race([this.#probed, delay(PROBE_WAIT_MS)]);
     await closeStorages(this.storages);
     await this.#probed;
+    await this.#admin?.close();
     await this.tls?.upgrader.close();
   }
 

@@ -93,6 +93,8 @@ export class FtpSession implements Session {
   #transfer: Background | null = null;
   /** The command being dispatched: for the log of a background job's failure, and its transfer. */
   #command = { name: "", arg: "", upload: false };
+  /** The command dispatched and not yet finally answered (for its "command" event), or "". */
+  #unanswered = "";
   #ending = false;
   #closed = false;
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
@@ -164,10 +166,19 @@ export class FtpSession implements Session {
   }
 
   send(code: number, text: string | string[]): Promise<void> {
+    if (code >= 200) this.#answered(code);
     return this.#writer.send(reply(code, text));
   }
 
+  /** A command's first final reply: one debug event (counted by the admin listener's metrics). */
+  #answered(code: number): void {
+    if (this.#unanswered === "") return;
+    this.log.debug("command", { session: this.id, command: this.#unanswered, code });
+    this.#unanswered = "";
+  }
+
   startTransfer(spec: TransferSpec): void {
+    this.#unanswered = ""; // the transfer's own event carries its outcome
     const transfer = new ActiveTransfer(spec, {
       data: this.data,
       log: this.log,
@@ -253,6 +264,7 @@ export class FtpSession implements Session {
     const renameFrom = this.state.renameFrom;
     this.state.renameFrom = null;
     this.#command = { name, arg, upload: command?.upload ?? false };
+    this.#unanswered = name;
     try {
       if (!command) throw new FtpError(502, `${name} not implemented`);
       this.#admit(command, arg);
@@ -280,6 +292,7 @@ export class FtpSession implements Session {
 
   async #reportFailure(name: string, arg: string, error: unknown): Promise<void> {
     const failure = replyForError(error, name);
+    if (name === this.#unanswered) this.#unanswered = ""; // command-failed carries its outcome
     this.log.warn("command-failed", {
       session: this.id,
       user: this.state.user?.user.name,

@@ -12,6 +12,7 @@ import type { StorageError } from "./errors.ts";
 import { LocalStorage } from "./local.ts";
 import { PartBufferPool } from "./cos/buffers.ts";
 import type { Storage } from "./types.ts";
+import type { CosRequestObserver } from "./cos/observe.ts";
 
 /** What all storages of one server share. */
 export interface StorageContext {
@@ -22,6 +23,8 @@ export interface StorageContext {
   onRetry?: (error: StorageError, attempt: number) => void;
   /** Upload journals of COS buckets; only a serving server has them (not `--check`). */
   guards?: GuardRegistry;
+  /** Hears about every COS request of the accounts' storages (the admin listener's metrics). */
+  onRequest?: CosRequestObserver;
 }
 
 /** The shared context for a server's config. */
@@ -45,7 +48,7 @@ export async function openStorage(
   context: StorageContext,
 ): Promise<Storage> {
   if (storage.kind === "local") return await LocalStorage.open(storage.root);
-  const { config, pool, onRetry, guards } = context;
+  const { config, pool, onRetry, guards, onRequest } = context;
   return new CosStorage(storage, {
     pool,
     minPartSize: config.minPartSize,
@@ -54,6 +57,7 @@ export async function openStorage(
     maxRenameObjects: config.maxRenameObjects,
     verifyChecksums: config.verifyChecksums,
     onRetry,
+    onRequest,
     guard: guards?.acquire(storage),
   });
 }

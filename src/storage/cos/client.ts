@@ -6,6 +6,7 @@
 
 import COS from "cos-nodejs-sdk-v5";
 import type { CosStorageConfig } from "../../config/types.ts";
+import { type CosRequestObserver, observedSdk } from "./observe.ts";
 
 /** Region put in the Host header when only an endpoint URL is given (COS-compatible servers ignore it). */
 const PLACEHOLDER_REGION = "default";
@@ -23,6 +24,8 @@ export interface CosClient {
   http: Deno.HttpClient;
   /** Signs a request (COS q-sign-algorithm=sha1) for the Authorization header. */
   sign(method: "get" | "put", key: string, query?: Record<string, string>): string;
+  /** Hears about every request (for the metrics); the SDK is wrapped to report its own. */
+  observe?: CosRequestObserver;
 }
 
 /**
@@ -33,7 +36,11 @@ export interface CosClient {
  * - a URL (`http://10.0.0.5:9000`): every request connects to that address with no DNS lookup,
  *   the bucket still named in the virtual-hosted Host header (the SDK's `Ip` option).
  */
-export function createCosClient(config: CosStorageConfig, timeoutMs: number): CosClient {
+export function createCosClient(
+  config: CosStorageConfig,
+  timeoutMs: number,
+  observe?: CosRequestObserver,
+): CosClient {
   const region = config.region || PLACEHOLDER_REGION;
   const options: COS.COSOptions = {
     SecretId: config.secretId,
@@ -68,5 +75,6 @@ export function createCosClient(config: CosStorageConfig, timeoutMs: number): Co
       Headers: { host: bucketHost },
     });
   const http = Deno.createHttpClient({ allowHost: true });
-  return { sdk: new COS(options), bucket: config.bucket, region, bucketHost, origin, http, sign };
+  const sdk = observe ? observedSdk(new COS(options), observe) : new COS(options);
+  return { sdk, bucket: config.bucket, region, bucketHost, origin, http, sign, observe };
 }

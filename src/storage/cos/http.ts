@@ -12,6 +12,7 @@
 import { StorageError } from "../errors.ts";
 import type { CosClient } from "./client.ts";
 import { fromCosError } from "./errors.ts";
+import { outcomeOf } from "./observe.ts";
 
 /** One request to send. */
 export interface SignedRequest {
@@ -37,7 +38,8 @@ export async function signedFetch(client: CosClient, request: SignedRequest): Pr
   };
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), request.timeoutMs);
-  let response: Response;
+  const started = performance.now();
+  let response: Response | undefined;
   try {
     response = await fetch(url, {
       method: request.method.toUpperCase(),
@@ -51,9 +53,21 @@ export async function signedFetch(client: CosClient, request: SignedRequest): Pr
     throw new StorageError("transient", `${request.key}: COS request failed: ${reason}`);
   } finally {
     clearTimeout(timer);
+    // Time to the response head: a download's body is the transfer's time, not COS's latency.
+    client.observe?.(operationOf(request), outcomeOf(response?.status), secondsSince(started));
   }
   if (response.ok) return response;
   throw await errorFrom(response, request.key);
+}
+
+/** The COS API name of a signed request, like the SDK methods the other requests are named by. */
+function operationOf(request: SignedRequest): string {
+  if (request.method === "get") return "getObject";
+  return request.query?.partNumber === undefined ? "putObject" : "uploadPart";
+}
+
+function secondsSince(started: number): number {
+  return (performance.now() - started) / 1000;
 }
 
 /** The COS error XML of a failed response, through the one COS error mapping. */

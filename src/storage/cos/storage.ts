@@ -35,6 +35,7 @@ import { cosTarget, type ResumeSource } from "./target.ts";
 import type { UploadGuard } from "./guard.ts";
 import { guardTarget } from "./guarded_target.ts";
 import { isJournalKey } from "./journal.ts";
+import type { CosRequestObserver } from "./observe.ts";
 
 /** Server-wide settings the COS backend needs. */
 export interface CosSettings {
@@ -47,6 +48,8 @@ export interface CosSettings {
   maxCopyBytes?: number;
   /** Hears about retried requests and failures (for the log). */
   onRetry?: (error: StorageError, attempt: number) => void;
+  /** Hears about every request (for the metrics). */
+  onRequest?: CosRequestObserver;
   /** Check uploads and whole downloads against COS's CRC-64 (`verify_checksums`). */
   verifyChecksums?: boolean;
   /** Journals multipart uploads so no crash leaves them behind (released by close). */
@@ -67,7 +70,7 @@ export class CosStorage implements Storage {
   readonly #prefix: string;
 
   constructor(config: CosStorageConfig, private readonly settings: CosSettings) {
-    this.#client = createCosClient(config, settings.timeoutMs);
+    this.#client = createCosClient(config, settings.timeoutMs, settings.onRequest);
     this.#prefix = config.prefix;
     this.description = `cos://${config.bucket}/${config.prefix}`;
     // Verified downloads share one CRC worker; holding it spares each download its start-up.
