@@ -9,6 +9,7 @@
 
 import { MAX_OBJECT_BYTES, MAX_PART_BYTES, MIN_PART_BYTES } from "../storage/cos/limits.ts";
 import { parseAdminListen } from "./admin_listen.ts";
+import { parseCidrList } from "./cidr.ts";
 import { isSecretName, quoted } from "./show.ts";
 import type { CosStorageConfig, ServerConfig, TlsConfig } from "./types.ts";
 import {
@@ -89,6 +90,17 @@ function orEmpty(parse: Parser<string>): Parser<string> {
   return (raw) => raw === "" ? ok("") : parse(raw);
 }
 
+/** `control` (any case): the address the client used, like an empty value. */
+function controlOr(parse: Parser<string>): Parser<string> {
+  return (raw) => raw.toLowerCase() === "control" ? ok("control") : parse(raw);
+}
+
+const PROXY_MODES = ["off", "v1", "v2", "any"] as const;
+const parseProxyMode: Parser<ServerConfig["proxyProtocol"]> = (raw) => {
+  const mode = PROXY_MODES.find((mode) => mode === raw.toLowerCase());
+  return mode ? ok(mode) : fail(`must be off, v1, v2 or any, got ${quoted(raw)}`);
+};
+
 /** COS's Last-Modified has whole seconds, so shorter leases could not be told from stale ones. */
 const LEASE_INTERVAL: Parser<number> = (raw) => {
   const parsed = secondsIn(3600, "")(raw);
@@ -133,9 +145,15 @@ const ADMIN = <F extends Scalar>(key: string, field: F) =>
 export const SCALAR_KEYS: readonly DefaultedSpec<ScalarSettings>[] = [
   {
     ...NETWORK("masquerade_address", "masqueradeAddress"),
-    parse: orEmpty(parseMasquerade),
+    parse: orEmpty(controlOr(parseMasquerade)),
     default: "",
     placeholder: "ignored: PASV replies announce the control connection's local address",
+  },
+  { ...NETWORK("proxy_protocol", "proxyProtocol"), parse: parseProxyMode, default: "off" },
+  {
+    ...NETWORK("proxy_trusted_networks", "proxyTrustedNetworks"),
+    parse: parseCidrList,
+    default: "127.0.0.1/32, ::1/128",
   },
   {
     ...NETWORK("listen_port", "listenPort"),

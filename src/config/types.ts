@@ -75,8 +75,15 @@ export interface ServerConfig {
   listenPort: number;
   /** Inclusive range. */
   passivePorts: { min: number; max: number };
-  /** IP or host name announced in PASV replies; "" = the control connection's local address. */
+  /**
+   * IP or host name announced in PASV replies; "" or "control" = the address the client
+   * connected to (the PROXY header's destination when proxied).
+   */
   masqueradeAddress: string;
+  /** PROXY protocol versions required from `proxyTrustedNetworks` ("off": no header read). */
+  proxyProtocol: "off" | "v1" | "v2" | "any";
+  /** CIDR ranges of the balancers allowed to send PROXY headers (others are refused when on). */
+  proxyTrustedNetworks: string[];
   /** 0 = no limit beyond COS's own. */
   singleFileMaxSize: number;
   minPartSize: number;

@@ -94,8 +94,10 @@ export interface Session {
   readonly services: SessionServices;
   /** The client's address. */
   readonly remoteAddress: string;
-  /** The address the client connected to. */
+  /** The address the client connected to (passive listeners bind it). */
   readonly localAddress: string;
+  /** The address the client used: {@link localAddress}, or the balancer's from a PROXY header. */
+  readonly controlAddress: string;
   readonly state: SessionState;
   readonly data: DataChannels;
   /** Sends a reply; "\n" in `text` makes it multi-line. */

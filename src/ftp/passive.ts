@@ -11,6 +11,10 @@
 
 import { lookup } from "node:dns/promises";
 import { FtpError } from "./errors.ts";
+import type { ProxyGate } from "./proxy_gate.ts";
+
+/** Called with a data connection refused by the PROXY gate (for the log). */
+export type RefusedHook = (ip: string, reason: string) => void;
 
 /** How many ports one PASV tries before giving up. */
 const MAX_ATTEMPTS = 64;
@@ -19,7 +23,13 @@ const MAX_ATTEMPTS = 64;
 export class PortPool {
   readonly #inUse = new Set<number>();
 
-  constructor(readonly min: number, readonly max: number) {}
+  /** `gate`: PROXY protocol on passive connections too (the balancer forwards them). */
+  constructor(
+    readonly min: number,
+    readonly max: number,
+    private readonly gate: ProxyGate | null = null,
+    private readonly onRefused: RefusedHook = () => {},
+  ) {}
 
   /** Ports currently held by open listeners. */
   get inUse(): number {
@@ -37,7 +47,8 @@ export class PortPool {
       const listener = tryListen(hostname, port);
       if (!listener) continue;
       this.#inUse.add(port);
-      return new PassiveListener(listener, port, () => this.#inUse.delete(port));
+      const release = () => this.#inUse.delete(port);
+      return new PassiveListener(listener, port, release, this.gate, this.onRefused);
     }
     throw new FtpError(425, "No passive port available; try again later");
   }
@@ -65,6 +76,8 @@ export class PassiveListener {
     private readonly listener: Deno.TcpListener,
     readonly port: number,
     private readonly onRelease: () => void,
+    private readonly gate: ProxyGate | null = null,
+    private readonly onRefused: RefusedHook = () => {},
   ) {}
 
   /**
@@ -79,7 +92,7 @@ export class PassiveListener {
         const conn = await this.listener.accept();
         // Like the control connection: a small last write must not wait for a delayed ACK.
         conn.setNoDelay(true);
-        if (sameHost(conn.remoteAddr.hostname, peer)) return conn;
+        if (sameHost(await this.#clientOf(conn), peer)) return conn;
         conn.close();
       }
     } catch {
@@ -88,6 +101,15 @@ export class PassiveListener {
       clearTimeout(timer);
       this.#stopListening();
     }
+  }
+
+  /** The client's address: the PROXY header's source when the gate is on, "" when refused. */
+  async #clientOf(conn: Deno.TcpConn): Promise<string> {
+    if (!this.gate?.on) return conn.remoteAddr.hostname;
+    const admitted = await this.gate.admit(conn);
+    if (admitted.ok) return admitted.origin.remote;
+    this.onRefused(admitted.ip, admitted.reason);
+    return "";
   }
 
   /** Stops listening (if still) and returns the port to the pool. */
@@ -129,10 +151,13 @@ export class PassiveAddress {
 
   constructor(private readonly masquerade: string, private readonly onUnresolved: () => void) {}
 
-  /** The address to announce to a client connected to `localAddress`. */
+  /**
+   * The address to announce to a client connected to `localAddress` (with
+   * the PROXY protocol: the balancer's address from the header).
+   */
   async for(localAddress: string): Promise<string> {
     const masquerade = this.masquerade;
-    if (masquerade === "") return localAddress;
+    if (masquerade === "" || masquerade === "control") return localAddress;
     if (/^\d+\.\d+\.\d+\.\d+$/.test(masquerade)) return masquerade;
     if (Date.now() < this.#resolved.expires) return this.#resolved.address;
     try {

@@ -16,7 +16,8 @@ import { UserDirectory } from "./auth.ts";
 import type { LoggedIn, SessionServices } from "./context.ts";
 import { FtpError } from "./errors.ts";
 import { AdmissionControl } from "./limits.ts";
-import { PassiveAddress, PortPool, unmapIPv4 } from "./passive.ts";
+import { PassiveAddress, PortPool } from "./passive.ts";
+import { admitThroughProxy, type Origin, ProxyGate } from "./proxy_gate.ts";
 import { FtpSession } from "./session.ts";
 import {
   closeStorages,
@@ -39,6 +40,7 @@ export class FtpServer implements SessionServices {
   readonly #users: UserDirectory;
   readonly #pool: PortPool;
   readonly #limits: AdmissionControl;
+  readonly #gate: ProxyGate;
   #nextId = 1;
   #shuttingDown = false;
   readonly #passiveAddress: PassiveAddress;
@@ -56,7 +58,13 @@ export class FtpServer implements SessionServices {
     private readonly tls: Tls | null,
   ) {
     this.#users = new UserDirectory(config.users);
-    this.#pool = new PortPool(config.passivePorts.min, config.passivePorts.max);
+    this.#gate = ProxyGate.of(config);
+    this.#pool = new PortPool(
+      config.passivePorts.min,
+      config.passivePorts.max,
+      this.#gate,
+      (ip, reason) => log.warn("proxy-refused", { ip, reason, channel: "data" }),
+    );
     this.#limits = new AdmissionControl(config);
     this.#passiveAddress = new PassiveAddress(
       config.masqueradeAddress,
@@ -90,7 +98,7 @@ export class FtpServer implements SessionServices {
     let tls: Tls | null = null;
     let server: FtpServer | undefined;
     try {
-      tls = await startTls(config);
+      tls = await startTls(config, ProxyGate.of(config).on);
       admin?.start({ storages, pool: context.pool, server: () => server });
       const listener = Deno.listen({ hostname: config.listenAddress, port: config.listenPort });
       server = new FtpServer(config, log, listener, storages, tls);
@@ -219,17 +227,29 @@ export class FtpServer implements SessionServices {
         await new Promise((resolve) => setTimeout(resolve, ACCEPT_RETRY_MS));
         continue;
       }
-      this.#admit(conn, secure);
+      if (!this.#gate.on) this.#admit(conn, secure);
+      else this.#admitProxied(conn, secure);
     }
   }
 
-  #admit(conn: Deno.Conn<Deno.NetAddr>, secure: boolean): void {
+  /** PROXY protocol: the header first (implicit FTPS: before the TLS handshake). */
+  async #admitProxied(conn: Deno.Conn<Deno.NetAddr>, secure: boolean): Promise<void> {
+    const admitted = await admitThroughProxy(this.#gate, conn, secure ? this.tls?.upgrader : null);
+    if (!admitted.ok) {
+      this.log.warn("proxy-refused", { ip: admitted.ip, reason: admitted.reason });
+      return closeQuietly(conn);
+    }
+    this.#admit(admitted.conn, secure, admitted.origin);
+  }
+
+  #admit(conn: Deno.Conn<Deno.NetAddr>, secure: boolean, origin?: Origin): void {
     const max = this.config.maxConnections;
     if (this.#shuttingDown || (max > 0 && this.#sessions.size >= max)) {
       refuse(conn, this.#shuttingDown ? "Server shutting down" : "Too many connections; try later");
       return;
     }
-    const ip = unmapIPv4(conn.remoteAddr.hostname);
+    origin ??= ProxyGate.direct(conn);
+    const ip = origin.remote;
     const admission = this.#limits.admit(ip);
     if (!admission.ok) {
       this.log.debug("connection-refused", { ip, reason: admission.refuse });
@@ -242,6 +262,7 @@ export class FtpServer implements SessionServices {
       pool: this.#pool,
       services: this,
       tls: this.tls?.upgrader ?? null,
+      origin,
     }, secure);
     const served = session.serve().catch((error) => {
       this.log.error("session-crashed", { session: session.id, error: String(error) });
@@ -257,19 +278,23 @@ export class FtpServer implements SessionServices {
 /** FTPS: the upgrader for AUTH TLS and PROT P, and the implicit FTPS listener. */
 interface Tls {
   upgrader: TlsUpgrader;
-  implicit: Deno.TlsListener | null;
+  implicit: Deno.Listener<Deno.Conn<Deno.NetAddr>, Deno.NetAddr> | null;
 }
 
 /** Loads the certificate (errors name the file) and opens the implicit FTPS port. */
-async function startTls(config: ServerConfig): Promise<Tls | null> {
+async function startTls(config: ServerConfig, proxied: boolean): Promise<Tls | null> {
   const material = await loadTls(config);
   if (!material) return null;
   const upgrader = new TlsUpgrader(material);
   const port = config.tls.implicitPort;
   try {
+    const hostname = config.listenAddress;
+    // Behind a balancer the PROXY header comes before the handshake: TLS starts after it.
     const implicit = port === 0
       ? null
-      : Deno.listenTls({ hostname: config.listenAddress, port, ...material });
+      : proxied
+      ? Deno.listen({ hostname, port })
+      : Deno.listenTls({ hostname, port, ...material });
     return { upgrader, implicit };
   } catch (error) {
     await upgrader.close();

@@ -58,6 +58,8 @@ export interface SessionDeps {
   services: SessionServices;
   /** Upgrades connections to TLS; `null` when FTPS is not configured. */
   tls: TlsUpgrader | null;
+  /** The connection's ends as the client sees them (from a PROXY header); absent = its own. */
+  origin?: { remote: string; local: string; bind: string };
 }
 
 /** A control connection being served. */
@@ -67,6 +69,7 @@ export class FtpSession implements Session {
   readonly services: SessionServices;
   readonly remoteAddress: string;
   readonly localAddress: string;
+  readonly controlAddress: string;
   readonly data: DataChannels;
   readonly state: SessionState = {
     phase: "need-user",
@@ -109,8 +112,10 @@ export class FtpSession implements Session {
     this.config = deps.config;
     this.log = deps.log;
     this.services = deps.services;
-    this.remoteAddress = unmapIPv4(conn.remoteAddr.hostname);
-    this.localAddress = unmapIPv4(conn.localAddr.hostname);
+    const origin = deps.origin;
+    this.localAddress = origin?.bind ?? unmapIPv4(conn.localAddr.hostname);
+    this.remoteAddress = origin?.remote ?? unmapIPv4(conn.remoteAddr.hostname);
+    this.controlAddress = origin?.local ?? this.localAddress;
     this.data = new DataChannels(deps.pool, this.remoteAddress, this.config.passiveAcceptTimeoutMs);
     this.#transport = conn;
     this.#reader = new ControlReader(conn);

@@ -24,7 +24,7 @@ const pasv: Command = {
   syntax: "PASV",
   async run(session) {
     if (session.state.epsvAll) throw new FtpError(501, "Only EPSV is allowed after EPSV ALL");
-    const address = await session.services.passiveAddress(session.localAddress);
+    const address = await session.services.passiveAddress(session.controlAddress);
     if (!/^\d+\.\d+\.\d+\.\d+$/.test(address)) {
       throw new FtpError(425, "PASV needs an IPv4 address; use EPSV");
     }
@@ -43,7 +43,7 @@ const epsv: Command = {
       session.state.epsvAll = true;
       return void await session.send(200, "EPSV ALL accepted");
     }
-    const family = session.localAddress.includes(":") ? "2" : "1";
+    const family = session.controlAddress.includes(":") ? "2" : "1";
     if (what !== "" && what !== family) {
       throw new FtpError(522, `Network protocol not supported, use (${family})`);
     }

@@ -1,0 +1,239 @@
+/**
+ * The PROXY protocol parser (v1 and v2), its bounded reader, the trusted-network
+ * gate over real sockets, and the CIDR ranges it matches.
+ */
+
+import { inRanges, parseCidr, parseCidrList } from "../src/config/cidr.ts";
+import { ProxyGate } from "../src/ftp/proxy_gate.ts";
+import {
+  type ByteSource,
+  parseProxyHeader,
+  readProxyHeader,
+  V2_SIGNATURE,
+} from "../src/ftp/proxy_protocol.ts";
+import { assert, assertEquals } from "./support/assert.ts";
+
+const text = (s: string) => new TextEncoder().encode(s);
+
+/** A v2 header: `family` byte, address block and extra TLV bytes. */
+function v2(command: number, family: number, body: number[]): Uint8Array {
+  return new Uint8Array([
+    ...V2_SIGNATURE,
+    0x20 | command,
+    family,
+    body.length >> 8,
+    body.length & 255,
+    ...body,
+  ]);
+}
+
+const TCP4_BODY = [192, 0, 2, 7, 198, 51, 100, 1, 0xc3, 0x50, 0, 21];
+const TCP6_SRC = [0x20, 0x01, 0x0d, 0xb8, ...new Array(12).fill(0)];
+TCP6_SRC[15] = 5;
+const TCP6_DST = [...new Array(15).fill(0), 1];
+const TCP6_BODY = [...TCP6_SRC, ...TCP6_DST, 0x04, 0xd2, 0, 21];
+/** A TLV: type 0x05 (unique id), length 3. */
+const TLV = [0x05, 0, 3, 0x61, 0x62, 0x63];
+
+/** Bytes delivered in the chunks the reader asks for, recording every request. */
+class Source implements ByteSource {
+  readonly asked: number[] = [];
+  #at = 0;
+  constructor(private readonly bytes: Uint8Array) {}
+  read(buffer: Uint8Array): Promise<number | null> {
+    this.asked.push(buffer.length);
+    if (this.#at >= this.bytes.length) return Promise.resolve(null);
+    const n = Math.min(buffer.length, this.bytes.length - this.#at);
+    buffer.set(this.bytes.subarray(this.#at, this.#at + n));
+    this.#at += n;
+    return Promise.resolve(n);
+  }
+  get consumed(): number {
+    return this.#at;
+  }
+}
+
+Deno.test("v1 TCP4 and TCP6 give both ends; the reader stops exactly at the line's end", async () => {
+  const line = "PROXY TCP4 192.0.2.7 198.51.100.1 50000 21\r\n";
+  const step = parseProxyHeader(text(line), "v1");
+  assert(step.done);
+  assertEquals(step.length, line.length);
+  assertEquals(step.header, {
+    kind: "proxied",
+    version: 1,
+    source: { address: "192.0.2.7", port: 50000 },
+    destination: { address: "198.51.100.1", port: 21 },
+  });
+  const source = new Source(text(line + "USER demo\r\n"));
+  const read = await readProxyHeader(source, "any", 1000);
+  assert(read.ok);
+  assertEquals(source.consumed, line.length, "the FTP bytes after the header stay unread");
+  const six = parseProxyHeader(text("PROXY TCP6 2001:db8::5 ::1 1234 21\r\n"), "any");
+  assert(six.done && six.header.kind === "proxied");
+  assertEquals(six.header.source, { address: "2001:db8::5", port: 1234 });
+});
+
+Deno.test("v1 UNKNOWN means the connection's own addresses", () => {
+  for (const line of ["PROXY UNKNOWN\r\n", "PROXY UNKNOWN ffff::1 ffff::2 1 2\r\n"]) {
+    const step = parseProxyHeader(text(line), "v1");
+    assert(step.done, line);
+    assertEquals(step.header, { kind: "local", version: 1 });
+  }
+});
+
+Deno.test("v2 TCP4, TCP6 (compressed like Deno's addresses), LOCAL, UNSPEC; TLVs skipped", async () => {
+  const four = v2(1, 0x11, [...TCP4_BODY, ...TLV]);
+  const step = parseProxyHeader(four, "v2");
+  assert(step.done);
+  assertEquals(step.length, four.length);
+  assertEquals(step.header, {
+    kind: "proxied",
+    version: 2,
+    source: { address: "192.0.2.7", port: 50000 },
+    destination: { address: "198.51.100.1", port: 21 },
+  });
+  const six = parseProxyHeader(v2(1, 0x21, TCP6_BODY), "any");
+  assert(six.done && six.header.kind === "proxied");
+  assertEquals(six.header.source, { address: "2001:db8::5", port: 1234 });
+  assertEquals(six.header.destination, { address: "::1", port: 21 });
+  const local = parseProxyHeader(v2(0, 0x11, TCP4_BODY), "v2");
+  assert(local.done);
+  assertEquals(local.header, { kind: "local", version: 2 });
+  const unspec = parseProxyHeader(v2(1, 0x00, []), "v2");
+  assert(unspec.done);
+  assertEquals(unspec.header.kind, "local");
+  // The reader asks for 16 bytes, then exactly the announced rest: TLS bytes after it stay.
+  const source = new Source(new Uint8Array([...four, 0x16, 0x03, 0x01]));
+  const read = await readProxyHeader(source, "v2", 1000);
+  assert(read.ok);
+  assertEquals(source.asked, [16, TCP4_BODY.length + TLV.length]);
+  assertEquals(source.consumed, four.length);
+});
+
+Deno.test("truncated headers wait for more; a closed connection fails", async () => {
+  const line = text("PROXY TCP4 192.0.2.7 198.51.100.1 50000 21\r\n");
+  for (let cut = 1; cut < line.length; cut++) {
+    const step = parseProxyHeader(line.subarray(0, cut), "v1");
+    assert(!step.done && "need" in step && step.need >= 1, `cut ${cut}`);
+  }
+  const header = v2(1, 0x11, TCP4_BODY);
+  for (let cut = 1; cut < header.length; cut++) {
+    const step = parseProxyHeader(header.subarray(0, cut), "v2");
+    assert(!step.done && "need" in step, `cut ${cut}`);
+    assert(cut + step.need <= header.length, "never asks past the header");
+  }
+  const read = await readProxyHeader(new Source(header.subarray(0, 20)), "v2", 1000);
+  assertEquals(read, { ok: false, error: "connection closed before a PROXY header" });
+});
+
+Deno.test("garbage, wrong versions, oversize and malformed headers are errors", () => {
+  const error = (bytes: Uint8Array, mode: "v1" | "v2" | "any" = "any") => {
+    const step = parseProxyHeader(bytes, mode);
+    return !step.done && "error" in step ? step.error : `no error: ${JSON.stringify(step)}`;
+  };
+  assertEquals(error(text("USER demo\r\n")), "not a PROXY header");
+  assertEquals(error(text("\r\n\r\nXXXX")), "not a PROXY header");
+  assertEquals(error(text("\x16\x03\x01\x02\x00")), "not a PROXY header");
+  assertEquals(
+    error(text("PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r\n"), "v2"),
+    "PROXY v1 header where v2 is configured",
+  );
+  assertEquals(error(v2(1, 0x11, TCP4_BODY), "v1"), "PROXY v2 header where v1 is configured");
+  assertEquals(error(text(`PROXY TCP4 ${"1".repeat(120)}`)), "PROXY v1 line longer than 107 bytes");
+  assertEquals(error(text("PROXY TCP4 1.2.3.4 5.6.7.8 1 2\n")), "malformed PROXY v1 line");
+  assertEquals(error(text("PROXY TCP4 1.2.3.4 5.6.7.8 1\r\n")), "malformed PROXY v1 line");
+  assertEquals(
+    error(text("PROXY TCP5 1.2.3.4 5.6.7.8 1 2\r\n")),
+    'unknown PROXY v1 protocol "TCP5"',
+  );
+  assertEquals(error(text("PROXY TCP4 ::1 ::1 1 2\r\n")), "bad address in PROXY v1 line");
+  assertEquals(error(text("PROXY TCP4 1.2.3.4 5.6.7.8 1 65536\r\n")), "bad port in PROXY v1 line");
+  assertEquals(error(text("PROXY TCP4 1.2.3.4 5.6.7.8 01 2\r\n")), "bad port in PROXY v1 line");
+  const huge = v2(1, 0x11, TCP4_BODY);
+  huge[14] = 0x20; // announces 8 KiB
+  assertEquals(error(huge), "PROXY v2 header over 4096 bytes");
+  const version3 = v2(1, 0x11, TCP4_BODY);
+  version3[12] = 0x31;
+  assertEquals(error(version3), "unsupported PROXY v2 version");
+  const command2 = v2(2, 0x11, TCP4_BODY);
+  assertEquals(error(command2), "unknown PROXY v2 command");
+  assertEquals(error(v2(1, 0x11, TCP4_BODY.slice(0, 8))), "PROXY v2 address block too short");
+  assertEquals(error(text("anything"), "any"), "not a PROXY header");
+});
+
+Deno.test("a silent sender times out", async () => {
+  const silent: ByteSource = { read: () => new Promise(() => {}) };
+  const started = Date.now();
+  const read = await readProxyHeader(silent, "any", 100);
+  assertEquals(read, { ok: false, error: "no PROXY header within 100 ms" });
+  assert(Date.now() - started < 1000);
+});
+
+Deno.test("CIDR ranges: parsing, IPv4, IPv6, IPv4-mapped", () => {
+  assertEquals(parseCidrList("127.0.0.1/32, ::1/128"), {
+    ok: true,
+    value: ["127.0.0.1/32", "::1/128"],
+  });
+  assertEquals(parseCidrList("10.0.0.1"), { ok: true, value: ["10.0.0.1/32"] });
+  assert(!parseCidrList("10.0.0.0/33").ok);
+  assert(!parseCidrList("example.com/8").ok);
+  assert(!parseCidrList("10.0.0.0/8/1").ok);
+  const ranges = ["10.0.0.0/8", "fd00::/8", "127.0.0.1/32"].map((r) => parseCidr(r)!);
+  assert(inRanges("10.200.3.4", ranges));
+  assert(inRanges("::ffff:10.1.2.3", ranges));
+  assert(inRanges("fd12:3456::1", ranges));
+  assert(inRanges("127.0.0.1", ranges));
+  assert(!inRanges("127.0.0.2", ranges));
+  assert(!inRanges("11.0.0.1", ranges));
+  assert(!inRanges("fe80::1", ranges));
+  assert(!inRanges("not-an-ip", ranges));
+  assert(inRanges("2001:db8::1.2.3.4", [parseCidr("2001:db8::/96")!]));
+});
+
+/** One connection accepted by a gate over real loopback sockets. */
+async function throughGate(
+  gate: ProxyGate,
+  send: Uint8Array,
+): Promise<{ admitted: Awaited<ReturnType<ProxyGate["admit"]>>; rest: string }> {
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const client = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+  const conn = await listener.accept();
+  await client.write(send);
+  const admitted = await gate.admit(conn);
+  let rest = "";
+  if (admitted.ok) {
+    client.closeWrite();
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of conn.readable) chunks.push(chunk);
+    rest = new TextDecoder().decode(new Uint8Array(chunks.flatMap((c) => [...c])));
+  } else conn.close();
+  client.close();
+  return { admitted, rest };
+}
+
+Deno.test("the gate: trusted senders' headers are believed, others refused, off reads nothing", async () => {
+  const header = text("PROXY TCP4 192.0.2.7 198.51.100.1 50000 21\r\nUSER demo\r\n");
+  const on = new ProxyGate("any", ["127.0.0.1/32"], 500);
+  const trusted = await throughGate(on, header);
+  assert(trusted.admitted.ok);
+  assertEquals(trusted.admitted.origin, {
+    remote: "192.0.2.7",
+    local: "198.51.100.1",
+    bind: "127.0.0.1",
+    proxied: true,
+  });
+  assertEquals(trusted.rest, "USER demo\r\n");
+  const garbage = await throughGate(on, text("USER demo\r\n"));
+  assertEquals(garbage.admitted, { ok: false, ip: "127.0.0.1", reason: "not a PROXY header" });
+  const elsewhere = new ProxyGate("any", ["10.0.0.0/8"], 500);
+  const untrusted = await throughGate(elsewhere, header);
+  assertEquals(untrusted.admitted, {
+    ok: false,
+    ip: "127.0.0.1",
+    reason: "not from proxy_trusted_networks",
+  });
+  const off = new ProxyGate("off", ["127.0.0.1/32"], 500);
+  const plain = await throughGate(off, text("USER demo\r\n"));
+  assert(plain.admitted.ok && !plain.admitted.origin.proxied);
+  assertEquals(plain.rest, "USER demo\r\n");
+});
