@@ -13,6 +13,8 @@ import { storageContext } from "./storage/open.ts";
 import { FtpServer } from "./ftp/server.ts";
 import { describeAccount, failureText, loadTls, probeAccount } from "./ftp/resources.ts";
 import { Logger } from "./log.ts";
+import { warnIfRoot } from "./privileges.ts";
+import { watchOperatorSignals } from "./reload.ts";
 import { hashPassword } from "./password.ts";
 import { DEFAULT_OLDER_THAN_MS, parseDuration, runLeftovers } from "./leftovers_cli.ts";
 import { VERSION } from "./version.ts";
@@ -50,7 +52,9 @@ Options:
   --help          print this help
 
 Signals: SIGINT/SIGTERM stop accepting, let running transfers finish within
-shutdown_grace_period, then exit 0.`;
+shutdown_grace_period, then exit 0. SIGHUP reloads the config file (users, passwords,
+rights, accounts, limits, certificates) for new sessions and logins; a config with
+errors is rejected and the running one kept. SIGUSR1 reopens the log file.`;
 
 interface Options {
   configPath: string;
@@ -247,7 +251,7 @@ async function serve(config: ServerConfig, files: FileUse[]): Promise<number> {
   }
   let log: Logger;
   try {
-    log = await Logger.open(config.logLevel, config.logDir);
+    log = await Logger.open(config.logLevel, config.logDir, true, config.logFormat);
   } catch (error) {
     // Checked just above; this is a race with another process changing the directory.
     console.error(
@@ -265,7 +269,10 @@ async function serve(config: ServerConfig, files: FileUse[]): Promise<number> {
   }
   const { hostname, port } = server.address;
   log.info("started", { version: VERSION, listen: `${hostname}:${port}`, config: config.source });
+  warnIfRoot(log);
+  const unwatch = watchOperatorSignals(server, log);
   await waitForSignal();
+  unwatch();
   log.info("shutting-down", { graceSeconds: config.shutdownGraceMs / 1000 });
   await server.shutdown();
   log.info("stopped");

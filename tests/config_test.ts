@@ -664,6 +664,7 @@ Deno.test("all defaults", () => {
     maxConnections: 512,
     maxListFile: 10000,
     logLevel: "INFO",
+    logFormat: "text",
     logDir: "/srv/ftp/log",
     shutdownGraceMs: 30000,
     idleTimeoutMs: 300000,
@@ -704,6 +705,7 @@ upload_thread_num = 64
 max_connection_num = 0
 max_list_file = 0
 log_level = warn
+log_format = JSON
 log_dir = /var/log/ftp
 shutdown_grace_period = 1.5
 idle_timeout = 0
@@ -747,6 +749,7 @@ min_tls_version = TLSv1.3
     maxConnections: 0,
     maxListFile: 0,
     logLevel: "WARNING",
+    logFormat: "json",
     logDir: "/var/log/ftp",
     shutdownGraceMs: 1500,
     idleTimeoutMs: 0,

@@ -18,5 +18,6 @@ export const SERVER_PERMISSIONS: readonly string[] = [
   "--allow-env",
   // The COS SDK reads the host name and OS release (for its User-Agent). Kept even before
   // the SDK is imported, so adding it later does not make packaged builds fail at run time.
-  "--allow-sys=hostname,osRelease",
+  // uid: the start-up warning when run as root (Deno.uid(); /proc/self needs --allow-all).
+  "--allow-sys=hostname,osRelease,uid",
 ];

@@ -11,7 +11,7 @@ import { MAX_OBJECT_BYTES, MAX_PART_BYTES, MIN_PART_BYTES } from "../storage/cos
 import { parseAdminListen } from "./admin_listen.ts";
 import { parseCidrList } from "./cidr.ts";
 import { isSecretName, quoted } from "./show.ts";
-import type { CosStorageConfig, ServerConfig, TlsConfig } from "./types.ts";
+import type { CosStorageConfig, LogFormat, ServerConfig, TlsConfig } from "./types.ts";
 import {
   type Authority,
   fail,
@@ -119,6 +119,14 @@ const parseInstanceName: Parser<string> = (raw) =>
 const SECONDS = secondsIn(MAX_SECONDS, " (about 24.8 days)");
 const unlimited = (max: number) => integerIn(0, max, " (0 = unlimited)");
 
+/** `log_format`: text (key=value lines) or json (one object per line). */
+const parseLogFormat: Parser<LogFormat> = (raw) => {
+  const format = raw.toLowerCase();
+  return format === "text" || format === "json"
+    ? ok(format)
+    : fail(`must be text or json, got ${quoted(raw)}`);
+};
+
 /** The parts every key shares; `F` stays a literal so each row is checked against its field. */
 function plain<T, F extends keyof T>(section: string, key: string, field: F) {
   return { section, key, field, aliases: [] as readonly string[], secret: false };
@@ -181,6 +189,7 @@ export const SCALAR_KEYS: readonly DefaultedSpec<ScalarSettings>[] = [
   { ...OPTIONAL("max_connection_num", "maxConnections"), parse: unlimited(1e6), default: "512" },
   { ...OPTIONAL("max_list_file", "maxListFile"), parse: unlimited(1e7), default: "10000" },
   { ...OPTIONAL("log_level", "logLevel"), parse: parseLogLevel, default: "INFO" },
+  { ...OPTIONAL("log_format", "logFormat"), parse: parseLogFormat, default: "text" },
   // Relative to the working directory; "none" or "-" = stderr only (globals.ts resolves it).
   { ...OPTIONAL("log_dir", "logDir"), parse: parsePath, default: "log" },
   { ...OPTIONAL("shutdown_grace_period", "shutdownGraceMs"), parse: SECONDS, default: "30" },

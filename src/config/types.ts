@@ -8,6 +8,9 @@
 /** Severity names accepted by `log_level`, lowest first. */
 export type LogLevel = "DEBUG" | "INFO" | "WARNING" | "ERROR";
 
+/** `log_format`: today's `key=value` lines, or one JSON object per line. */
+export type LogFormat = "text" | "json";
+
 /** Where an account's files live. */
 export type StorageConfig = LocalStorageConfig | CosStorageConfig;
 
@@ -93,6 +96,7 @@ export interface ServerConfig {
   /** 0 = unlimited. */
   maxListFile: number;
   logLevel: LogLevel;
+  logFormat: LogFormat;
   /** "" = log to stderr only. */
   logDir: string;
   shutdownGraceMs: number;

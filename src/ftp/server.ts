@@ -10,9 +10,9 @@ import { closeQuietly } from "./close.ts";
 import { delay } from "../delay.ts";
 import type { ServerConfig } from "../config/types.ts";
 import type { Logger } from "../log.ts";
-import { storageContext } from "../storage/open.ts";
+import { type StorageContext, storageContext } from "../storage/open.ts";
 import type { Storage } from "../storage/types.ts";
-import { UserDirectory } from "./auth.ts";
+import { firstGeneration, type Generation, liveLimits, retire } from "./generation.ts";
 import type { LoggedIn, SessionServices } from "./context.ts";
 import { FtpError } from "./errors.ts";
 import { AdmissionControl } from "./limits.ts";
@@ -37,13 +37,16 @@ const ACCEPT_RETRY_MS = 100;
 /** A running FTP server. */
 export class FtpServer implements SessionServices {
   readonly #sessions = new Map<FtpSession, Promise<void>>();
-  readonly #users: UserDirectory;
+  /** What new sessions and logins use; {@link reload} replaces it. */
+  #gen: Generation;
+  /** Older generations closing once their sessions end. */
+  #retiring: Promise<unknown> = Promise.resolve();
   readonly #pool: PortPool;
   readonly #limits: AdmissionControl;
   readonly #gate: ProxyGate;
   #nextId = 1;
   #shuttingDown = false;
-  readonly #passiveAddress: PassiveAddress;
+  #passiveAddress: PassiveAddress;
   readonly #accepting: Promise<void>;
   /** The metrics and health listener (`[ADMIN] listen`), when on. */
   #admin: AdminListener | null = null;
@@ -51,13 +54,14 @@ export class FtpServer implements SessionServices {
   #probed: Promise<void> = Promise.resolve();
 
   private constructor(
-    readonly config: ServerConfig,
+    config: ServerConfig,
     private readonly log: Logger,
     private readonly listener: Deno.TcpListener,
-    private readonly storages: Storage[],
+    storages: Storage[],
     private readonly tls: Tls | null,
+    context: StorageContext,
   ) {
-    this.#users = new UserDirectory(config.users);
+    this.#gen = firstGeneration(config, storages, tls?.upgrader ?? null, context);
     this.#gate = ProxyGate.of(config);
     this.#pool = new PortPool(
       config.passivePorts.min,
@@ -65,11 +69,8 @@ export class FtpServer implements SessionServices {
       this.#gate,
       (ip, reason) => log.warn("proxy-refused", { ip, reason, channel: "data" }),
     );
-    this.#limits = new AdmissionControl(config);
-    this.#passiveAddress = new PassiveAddress(
-      config.masqueradeAddress,
-      () => log.error("masquerade-unresolved", { host: config.masqueradeAddress }),
-    );
+    this.#limits = new AdmissionControl(liveLimits(() => this.config));
+    this.#passiveAddress = passiveAddressOf(config, log);
     const loops = [this.#acceptLoop(listener, false)];
     if (tls?.implicit) loops.push(this.#acceptLoop(tls.implicit, true));
     this.#accepting = Promise.all(loops).then(() => {});
@@ -101,7 +102,7 @@ export class FtpServer implements SessionServices {
       tls = await startTls(config, ProxyGate.of(config).on);
       admin?.start({ storages, pool: context.pool, server: () => server });
       const listener = Deno.listen({ hostname: config.listenAddress, port: config.listenPort });
-      server = new FtpServer(config, log, listener, storages, tls);
+      server = new FtpServer(config, log, listener, storages, tls, context);
       server.#admin = admin;
       server.#probeAccounts();
       return server;
@@ -114,13 +115,38 @@ export class FtpServer implements SessionServices {
     }
   }
 
+  /** The config new sessions get (the latest one loaded). */
+  get config(): ServerConfig {
+    return this.#gen.config;
+  }
+
+  /** What new sessions and logins use. */
+  get generation(): Generation {
+    return this.#gen;
+  }
+
+  /**
+   * Serves new sessions and logins from `next` (see generation.ts); sessions
+   * open now keep what they hold, and what only they use is closed when they end.
+   */
+  reload(next: Generation): void {
+    const previous = this.#gen;
+    this.#gen = next;
+    this.#passiveAddress = passiveAddressOf(next.config, this.log);
+    const users = retire(previous, next, [...this.#sessions.values()]);
+    this.#retiring = Promise.all([this.#retiring, users]);
+    this.#probeAccounts();
+  }
+
   /** Logs every account whose storage does not answer. */
   #probeAccounts(): void {
-    this.#probed = probeStorages(this.config, this.storages).then((failures) => {
+    const { config, storages } = this.#gen;
+    const probed = probeStorages(config, storages).then((failures) => {
       for (const { account, reason } of failures) {
         this.log.warn("storage-unreachable", { account: describeAccount(account), reason });
       }
     });
+    this.#probed = Promise.all([this.#probed, probed]).then(() => {});
   }
 
   /** The implicit FTPS address, when it is on. */
@@ -158,8 +184,9 @@ export class FtpServer implements SessionServices {
   }
 
   async authenticate(name: string, password: string): Promise<LoggedIn | null> {
-    const user = await this.#users.check(name, password);
-    return user ? { user, storage: this.storages[user.account] } : null;
+    const { users, storages } = this.#gen;
+    const user = await users.check(name, password);
+    return user ? { user, storage: storages[user.account] } : null;
   }
 
   claimLogin(): boolean {
@@ -201,10 +228,11 @@ export class FtpServer implements SessionServices {
     await Promise.all(this.#sessions.values());
     // A probe still waiting for an unreachable COS must not hold shutdown: closing its storage ends it.
     await Promise.race([this.#probed, delay(PROBE_WAIT_MS)]);
-    await closeStorages(this.storages);
+    await this.#retiring;
+    await closeStorages(this.#gen.storages);
     await this.#probed;
     await this.#admin?.close();
-    await this.tls?.upgrader.close();
+    await this.#gen.tls?.close();
   }
 
   /**
@@ -234,7 +262,7 @@ export class FtpServer implements SessionServices {
 
   /** PROXY protocol: the header first (implicit FTPS: before the TLS handshake). */
   async #admitProxied(conn: Deno.Conn<Deno.NetAddr>, secure: boolean): Promise<void> {
-    const admitted = await admitThroughProxy(this.#gate, conn, secure ? this.tls?.upgrader : null);
+    const admitted = await admitThroughProxy(this.#gate, conn, secure ? this.#gen.tls : null);
     if (!admitted.ok) {
       this.log.warn("proxy-refused", { ip: admitted.ip, reason: admitted.reason });
       return closeQuietly(conn);
@@ -261,7 +289,7 @@ export class FtpServer implements SessionServices {
       log: this.log,
       pool: this.#pool,
       services: this,
-      tls: this.tls?.upgrader ?? null,
+      tls: this.#gen.tls,
       origin,
     }, secure);
     const served = session.serve().catch((error) => {
@@ -273,6 +301,12 @@ export class FtpServer implements SessionServices {
     });
     this.#sessions.set(session, served);
   }
+}
+
+/** PASV's announced address as `config` sets it. */
+function passiveAddressOf(config: ServerConfig, log: Logger): PassiveAddress {
+  const host = config.masqueradeAddress;
+  return new PassiveAddress(host, () => log.error("masquerade-unresolved", { host }));
 }
 
 /** FTPS: the upgrader for AUTH TLS and PROT P, and the implicit FTPS listener. */
