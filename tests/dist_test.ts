@@ -178,6 +178,31 @@ Deno.test("dist: the tarball's launcher runs and serves FTP offline", async (t) 
       assert(result.code === 0, `--version failed: ${show(result)}`);
       assert(result.stdout.includes(`cos-ftp-server ${VERSION}`), show(result));
     });
+    await t.step("install.sh installs the package into a DESTDIR", async () => {
+      const dest = `${unpacked}/root`;
+      const top = `${unpacked}/cos-ftp-server-${VERSION}`;
+      const result = await run("sh", [`${top}/install.sh`, "--destdir", dest], {
+        timeoutMs: 60_000,
+      });
+      assert(result.code === 0, `install.sh failed: ${show(result)}`);
+      for (
+        const file of [
+          "opt/cos-ftp-server/bin/deno",
+          "opt/cos-ftp-server/app/cos-ftp-server.js",
+          "etc/cos-ftp-server/vsftpd.conf",
+          "etc/systemd/system/cos-ftp-server.service",
+          "etc/logrotate.d/cos-ftp-server",
+        ]
+      ) assert((await Deno.stat(`${dest}/${file}`)).isFile, `${file} not installed`);
+      const link = await Deno.readLink(`${dest}/usr/local/bin/cos-ftp-server`);
+      assert(link === "/opt/cos-ftp-server/cos-ftp-server", `launcher link: ${link}`);
+      // The installed copy runs like the unpacked one.
+      const installed = await run(`${dest}/opt/cos-ftp-server/cos-ftp-server`, ["--version"], {
+        cwd: unpacked,
+        timeoutMs: 30_000,
+      });
+      assert(installed.stdout.includes(`cos-ftp-server ${VERSION}`), show(installed));
+    });
     await t.step({
       name: "the launcher serves an upload and download with no network",
       ignore: NETNS_PROBLEM !== null,
@@ -190,8 +215,14 @@ Deno.test("dist: the tarball's launcher runs and serves FTP offline", async (t) 
 
 /** Fails unless the unpacked package has every file, with the modes the launcher needs. */
 async function assertLayout(top: string): Promise<void> {
-  const executables = ["cos-ftp-server", "bin/deno"];
-  const files = ["app/cos-ftp-server.js", "conf/vsftpd.conf.example", "README.md"];
+  const executables = ["cos-ftp-server", "bin/deno", "install.sh"];
+  const files = [
+    "app/cos-ftp-server.js",
+    "conf/vsftpd.conf.example",
+    "README.md",
+    "deploy/systemd/cos-ftp-server.service",
+    "deploy/logrotate/cos-ftp-server",
+  ];
   for (const file of [...executables, ...files]) {
     const info = await Deno.stat(`${top}/${file}`);
     assert(info.isFile, `${file} missing from the package`);

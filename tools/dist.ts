@@ -8,6 +8,9 @@
  *       app/cos-ftp-server.js     main.ts and all its dependencies, bundled
  *       conf/vsftpd.conf.example
  *       README.md
+ *       install.sh                puts the package, config, unit and logrotate file in place
+ *       deploy/systemd/cos-ftp-server.service
+ *       deploy/logrotate/cos-ftp-server
  *
  * Unlike `deno compile`, this needs nothing from the internet: the runtime is the deno
  * already here, and `deno bundle` inlines npm packages so the launcher never resolves or
@@ -61,9 +64,23 @@ async function assemble(top: string): Promise<void> {
   await Deno.chmod(`${top}/bin/deno`, 0o755);
   await Deno.copyFile(`${ROOT}conf/vsftpd.conf.example`, `${top}/conf/vsftpd.conf.example`);
   await writeReadme(`${top}/README.md`);
+  await copyDeployFiles(top);
   await Deno.writeTextFile(`${top}/cos-ftp-server`, launcherScript());
   await Deno.chmod(`${top}/cos-ftp-server`, 0o755);
 }
+
+/** The service files (README "Running as a service") and install.sh, which installs them. */
+async function copyDeployFiles(top: string): Promise<void> {
+  for (const file of DEPLOY_FILES) {
+    await Deno.mkdir(`${top}/${file.slice(0, file.lastIndexOf("/"))}`, { recursive: true });
+    await Deno.copyFile(`${ROOT}${file}`, `${top}/${file}`);
+  }
+  await Deno.copyFile(`${ROOT}deploy/install.sh`, `${top}/install.sh`);
+  await Deno.chmod(`${top}/install.sh`, 0o755);
+}
+
+/** Files of deploy/ the package carries, at the same paths. */
+const DEPLOY_FILES = ["deploy/systemd/cos-ftp-server.service", "deploy/logrotate/cos-ftp-server"];
 
 /** Bundles main.ts into one file that imports nothing but Deno's node: built-ins. */
 async function bundle(output: string): Promise<void> {
