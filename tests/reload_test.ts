@@ -6,6 +6,7 @@
  * server started as root says it should not be.
  */
 
+import { Logger } from "../src/log.ts";
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
 import { freePort, randomBytes, RawClient, spawnMain, TLS_CERT, TLS_KEY } from "./support/kit.ts";
 
@@ -144,11 +145,14 @@ Deno.test("SIGHUP: passwords, users and accounts change for new logins; open ses
     const old = await RawClient.login(r.setup.port, "alice", "old-pass");
     await roundTrip(old, "before.bin", 300_000);
     const carolRoot = `${r.setup.dir}/c`;
+    const aliceRoot = `${r.setup.dir}/a2`;
     await Deno.mkdir(carolRoot);
+    await Deno.mkdir(aliceRoot);
     const next: Setup = {
       ...r.setup,
       accounts: [
-        { user: "alice", password: "new-pass", root: `${r.setup.dir}/a` },
+        // Alice's account moves: her open session keeps the storage it logged in to.
+        { user: "alice", password: "new-pass", root: aliceRoot },
         { user: "carol", password: "carol-pass", root: carolRoot },
       ],
     };
@@ -159,7 +163,10 @@ Deno.test("SIGHUP: passwords, users and accounts change for new logins; open ses
     assertEquals((await Deno.stat(`${r.setup.dir}/a/after.bin`)).size, 300_000);
     old.close();
     assertEquals(await loginCode(r.setup.port, "alice", "old-pass"), 530, "old password");
-    assertEquals(await loginCode(r.setup.port, "alice", "new-pass"), 230, "new password");
+    const alice = await RawClient.login(r.setup.port, "alice", "new-pass");
+    await roundTrip(alice, "moved.bin", 2000);
+    alice.close();
+    assertEquals((await Deno.stat(`${aliceRoot}/moved.bin`)).size, 2000, "new login, new root");
     assertEquals(await loginCode(r.setup.port, "bob", "bob-pass"), 530, "removed user");
     const carol = await RawClient.login(r.setup.port, "carol", "carol-pass");
     await roundTrip(carol, "carol.bin", 1000);
@@ -278,6 +285,39 @@ Deno.test("started as root, the server warns and says what to do", async () => {
     assertMatch(text, /WARNING running-as-root advice=".*unprivileged user/, text);
     assertMatch(text, /CAP_NET_BIND_SERVICE/, text);
   });
+});
+
+Deno.test("log_format = json: typed fields, secrets hidden, reserved names kept apart", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "cosftp-jsonlog-" });
+  try {
+    const log = await Logger.open("INFO", dir, false, "json");
+    log.debug("not-written");
+    log.info("transfer", { bytes: 42, ok: true, password: "hunter2", event: "x", skip: undefined });
+    log.configure("DEBUG", "text");
+    log.debug("now-text", { path: "a b" });
+    log.close();
+    const [json, text] = (await Deno.readTextFile(`${dir}/cos_v5.log`)).trimEnd().split("\n");
+    const object = JSON.parse(json);
+    assertEquals(Object.keys(object), [
+      "time",
+      "level",
+      "event",
+      "bytes",
+      "ok",
+      "password",
+      "_event",
+    ]);
+    assertEquals([object.level, object.event, object.bytes, object.ok], [
+      "INFO",
+      "transfer",
+      42,
+      true,
+    ]);
+    assertEquals(object.password, "(hidden)");
+    assertMatch(text, /^\S+ DEBUG now-text path="a b"$/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 /** Each line as an object with time, level and event; fails on any line that is not. */
