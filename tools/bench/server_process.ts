@@ -6,6 +6,8 @@
 /** A running server process whose memory is being watched. */
 export interface Measured {
   port: number;
+  /** The server process (for its CPU time in /proc). */
+  pid: number;
   /** RSS after start-up, before any transfer. */
   idleRss: number;
   /** Highest RSS seen since the last reset. */
@@ -59,6 +61,7 @@ export async function startServerProcess(
   const sampler = setInterval(() => peak = Math.max(peak, readRss(child.pid)), 10);
   return {
     port,
+    pid: child.pid,
     idleRss,
     peakRss: () => Math.max(peak, readRss(child.pid)),
     resetPeak: () => peak = readRss(child.pid),
