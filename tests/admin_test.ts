@@ -9,13 +9,15 @@
 import { Readable, Writable } from "node:stream";
 import { formatNumber, Registry } from "../src/admin/metrics.ts";
 import { formatIssue, parseConfig } from "../src/config/load.ts";
-import type { ServerConfig } from "../src/config/types.ts";
+import type { CosStorageConfig, ServerConfig } from "../src/config/types.ts";
 import { assert, assertEquals } from "./support/assert.ts";
+import { nextGeneration } from "../src/ftp/generation.ts";
 import { startCosEmulator } from "./support/cos_emulator.ts";
 import {
   addAccount,
   BUCKET,
   cosStorage,
+  freePort,
   needs,
   randomBytes,
   RawClient,
@@ -268,6 +270,44 @@ Deno.test("admin: /readyz follows the storages: unreachable, back, stopped", asy
   } finally {
     if (otherOpen) await other.close();
   }
+});
+
+Deno.test("admin: /readyz probes the accounts a reload brings", async () => {
+  await withServer({ storage: "local", adjust: admin }, async (s) => {
+    await waitFor(s, "/readyz", 200);
+    const running = s.server.generation;
+    // A COS endpoint where nothing listens.
+    const nowhere: CosStorageConfig = {
+      kind: "cos",
+      secretId: SECRET_ID,
+      secretKey: SECRET_KEY,
+      bucket: BUCKET,
+      region: "ap-guangzhou",
+      endpoint: `http://127.0.0.1:${freePort()}`,
+      protocol: "http",
+      prefix: "",
+    };
+    const config = {
+      ...running.config,
+      accounts: [...running.config.accounts, {
+        section: "EXTRA",
+        homeDir: "/extra",
+        storage: nowhere,
+      }],
+    };
+    s.server.reload(await nextGeneration(config, running));
+    let body = await waitFor(s, "/readyz", 503);
+    for (let i = 0; i < 100 && body.includes("not probed yet"); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      body = (await get(s, "/readyz")).body;
+    }
+    // Probed: the reason is the probe's failure, not "not probed yet".
+    assert(/\[EXTRA\] .+/.test(body) && !body.includes("not probed yet"), body);
+    assert(!body.includes("[TEST]"), body);
+    const metrics = (await scrape(s)).metrics;
+    assertEquals(total(metrics, "cosftp_storage_ready", 'account="EXTRA"'), 0);
+    assertEquals(total(metrics, "cosftp_storage_ready", 'account="TEST"'), 1);
+  });
 });
 
 Deno.test("admin: [ADMIN] listen is checked with file:line; off by default", () => {

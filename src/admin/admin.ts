@@ -18,7 +18,7 @@ import type { CosRequestObserver } from "../storage/cos/observe.ts";
 import type { PartBufferPool } from "../storage/cos/buffers.ts";
 import type { Storage } from "../storage/types.ts";
 import { EXPOSITION_TYPE } from "./metrics.ts";
-import { Readiness } from "./readiness.ts";
+import { type Accounts, Readiness } from "./readiness.ts";
 import { type LiveState, ServerMetrics } from "./server_metrics.ts";
 
 /** What the listener reads of the FTP server. */
@@ -27,10 +27,13 @@ export interface ServerView {
   readonly passivePortsInUse: number;
   readonly bansActive: number;
   readonly shuttingDown: boolean;
+  /** The config and storages new sessions get (SIGHUP replaces them). */
+  readonly generation: Accounts;
 }
 
 /** What the listener watches: the storages, the upload budget, and the server once it exists. */
 export interface AdminSources {
+  /** The storages opened at start-up, until the server exists. */
   storages: Storage[];
   pool: PartBufferPool;
   server(): ServerView | undefined;
@@ -62,9 +65,9 @@ export class AdminListener {
   start(sources: AdminSources): void {
     const where = splitHostPort(this.config.adminListen);
     if (typeof where === "string") throw new Error(`[ADMIN] listen: ${where}`);
+    const first = { config: this.config, storages: sources.storages };
     const readiness = new Readiness(
-      this.config,
-      sources.storages,
+      () => sources.server()?.generation ?? first,
       this.config.adminProbeIntervalMs,
       this.config.adminReadyMaxAgeMs,
     );

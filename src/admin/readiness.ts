@@ -18,25 +18,33 @@ export interface Unready {
   reason: string;
 }
 
+/** The accounts and their storages as the server serves them now (a reload replaces them). */
+export interface Accounts {
+  config: ServerConfig;
+  storages: Storage[];
+}
+
+/** What is known of one account section. */
+interface Probed {
+  /** When its storage last answered (0 = never). */
+  answered: number;
+  /** The last probe failure ("" after a success). */
+  reason: string;
+}
+
 /** Background probes of every account's storage. */
 export class Readiness {
-  /** Per account: when its storage last answered (0 = never). */
-  readonly #answered: number[];
-  /** Per account: the last probe failure ("" after a success). */
-  readonly #reasons: string[];
+  /** By account section: accounts a reload removed are forgotten at the next probe. */
+  #probed = new Map<string, Probed>();
   #timer: ReturnType<typeof setTimeout> | undefined;
   #running: Promise<void> = Promise.resolve();
   #stopped = false;
 
   constructor(
-    private readonly config: ServerConfig,
-    private readonly storages: Storage[],
+    private readonly current: () => Accounts,
     private readonly intervalMs: number,
     private readonly maxAgeMs: number,
-  ) {
-    this.#answered = storages.map(() => 0);
-    this.#reasons = storages.map(() => "not probed yet");
-  }
+  ) {}
 
   /** Probes now, then every interval until {@link stop}. */
   start(): void {
@@ -52,32 +60,36 @@ export class Readiness {
 
   /** The accounts not ready now, in config order. */
   unready(now = Date.now()): Unready[] {
-    return this.config.accounts.flatMap((account, i) => {
-      if (now - this.#answered[i] <= this.maxAgeMs) return [];
-      const reason = this.#reasons[i] || `no answer for ${Math.round(this.maxAgeMs / 1000)} s`;
-      return [{ section: account.section, reason }];
+    return this.current().config.accounts.flatMap(({ section }) => {
+      const probed = this.#probed.get(section) ?? { answered: 0, reason: "not probed yet" };
+      if (now - probed.answered <= this.maxAgeMs) return [];
+      const reason = probed.reason || `no answer for ${Math.round(this.maxAgeMs / 1000)} s`;
+      return [{ section, reason }];
     });
   }
 
   /** Per account section: ready or not. */
   states(now = Date.now()): [string, boolean][] {
-    return this.config.accounts.map((
-      a,
-      i,
-    ) => [a.section, now - this.#answered[i] <= this.maxAgeMs]);
+    return this.current().config.accounts.map(({ section }) => [
+      section,
+      now - (this.#probed.get(section)?.answered ?? 0) <= this.maxAgeMs,
+    ]);
   }
 
   async #probe(): Promise<void> {
     const started = Date.now();
-    const failures = await probeStorages(this.config, this.storages);
-    this.config.accounts.forEach((account, i) => {
+    const { config, storages } = this.current();
+    const failures = await probeStorages(config, storages);
+    const next = new Map<string, Probed>();
+    for (const account of config.accounts) {
       const failure = failures.find((f) => f.account === account);
-      if (failure) this.#reasons[i] = failure.reason;
-      else {
-        this.#answered[i] = started;
-        this.#reasons[i] = "";
-      }
-    });
+      const before = this.#probed.get(account.section) ?? { answered: 0, reason: "" };
+      next.set(
+        account.section,
+        failure ? { ...before, reason: failure.reason } : { answered: started, reason: "" },
+      );
+    }
+    this.#probed = next;
     if (this.#stopped) return;
     this.#timer = setTimeout(() => {
       this.#running = this.#probe();
