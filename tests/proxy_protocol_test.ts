@@ -11,7 +11,8 @@ import {
   readProxyHeader,
   V2_SIGNATURE,
 } from "../src/ftp/proxy_protocol.ts";
-import { assert, assertEquals } from "./support/assert.ts";
+import { assert, assertEquals, assertMatch } from "./support/assert.ts";
+import { TLS_CERT, withServer } from "./support/kit.ts";
 
 const text = (s: string) => new TextEncoder().encode(s);
 
@@ -236,4 +237,121 @@ Deno.test("the gate: trusted senders' headers are believed, others refused, off 
   const plain = await throughGate(off, text("USER demo\r\n"));
   assert(plain.admitted.ok && !plain.admitted.origin.proxied);
   assertEquals(plain.rest, "USER demo\r\n");
+});
+
+// ---------------------------------------------------------------------------
+// The server behind a PROXY-protocol sender, over real sockets
+// ---------------------------------------------------------------------------
+
+/** Reads CRLF-terminated replies from a connection. */
+class Replies {
+  #buffer = "";
+  constructor(private readonly conn: Deno.Conn | Deno.TlsConn) {}
+  /** The next complete reply (the final line of a multi-line one); "" at end of stream. */
+  async next(): Promise<string> {
+    const chunk = new Uint8Array(4096);
+    while (true) {
+      const match = /^(\d{3}) .*\r\n/m.exec(this.#buffer);
+      if (match) {
+        const end = match.index + match[0].length;
+        const reply = this.#buffer.slice(0, end);
+        this.#buffer = this.#buffer.slice(end);
+        return reply.trimEnd();
+      }
+      const n = await this.conn.read(chunk).catch(() => null);
+      if (n === null) return "";
+      this.#buffer += new TextDecoder().decode(chunk.subarray(0, n));
+    }
+  }
+  async send(line: string): Promise<string> {
+    await this.conn.write(text(`${line}\r\n`));
+    return await this.next();
+  }
+}
+
+/** A connection to the server's `port` that starts with a v1 header from `client`. */
+async function proxiedConn(port: number, client: string, header = true): Promise<Deno.TcpConn> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  if (header) await conn.write(text(`PROXY TCP4 ${client} 203.0.113.10 40000 21\r\n`));
+  return conn;
+}
+
+async function readAllText(conn: Deno.Conn): Promise<string> {
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of conn.readable) chunks.push(chunk);
+  return new TextDecoder().decode(new Uint8Array(chunks.flatMap((c) => [...c])));
+}
+
+Deno.test("control and passive data connections: the header's client is used, PASV announces its destination", async () => {
+  await withServer({
+    adjust: (c) => {
+      c.proxyProtocol = "v1";
+      c.masqueradeAddress = "control";
+    },
+  }, async (s) => {
+    await Deno.writeTextFile(`${s.root}/a.txt`, "alpha");
+    const control = await proxiedConn(s.port, "198.51.100.7");
+    const r = new Replies(control);
+    assertEquals((await r.next()).slice(0, 3), "220");
+    await r.send("USER demo");
+    assertEquals((await r.send("PASS demo")).slice(0, 3), "230");
+    const pasv = await r.send("PASV");
+    const m = /\(203,0,113,10,(\d+),(\d+)\)/.exec(pasv);
+    assert(m, `PASV announces the header's destination: ${pasv}`);
+    const port = Number(m[1]) * 256 + Number(m[2]);
+    // Another client (by its header) gets the data port closed on it; the real one is served.
+    const thief = await proxiedConn(port, "198.51.100.8");
+    assertEquals(await readAllText(thief), "", "a different client's data connection is closed");
+    const data = await proxiedConn(port, "198.51.100.7");
+    assertEquals((await r.send("NLST")).slice(0, 3), "150");
+    assertEquals(await readAllText(data), "a.txt\r\n");
+    assertEquals((await r.next()).slice(0, 3), "226");
+    const epsv = await r.send("EPSV");
+    assertMatch(epsv, /^229 .*\(\|\|\|\d+\|\)/);
+    await r.send("QUIT");
+    control.close();
+    const log = await s.logText();
+    assertMatch(log, / login .*ip=198\.51\.100\.7/);
+    assert(!/ login .*ip=127\.0\.0\.1/.test(log), "logged the sender's address");
+  });
+});
+
+Deno.test("implicit FTPS behind a balancer: the header comes before the TLS handshake", async () => {
+  await withServer(
+    { tls: { implicit: true }, adjust: (c) => c.proxyProtocol = "any" },
+    async (s) => {
+      const port = s.server.implicitAddress!.port;
+      const plain = await proxiedConn(port, "198.51.100.9");
+      const conn = await Deno.startTls(plain, {
+        hostname: "localhost",
+        caCerts: [await Deno.readTextFile(TLS_CERT)],
+      });
+      const r = new Replies(conn);
+      assertEquals((await r.next()).slice(0, 3), "220");
+      await r.send("USER demo");
+      assertEquals((await r.send("PASS demo")).slice(0, 3), "230");
+      await r.send("QUIT");
+      conn.close();
+      assertMatch(await s.logText(), / login .*ip=198\.51\.100\.9/);
+    },
+  );
+});
+
+Deno.test("refused: a trusted sender without a header, and a valid header from an untrusted address", async () => {
+  await withServer({ adjust: (c) => c.proxyProtocol = "any" }, async (s) => {
+    const bare = await proxiedConn(s.port, "", false);
+    await bare.write(text("USER demo\r\n"));
+    assertEquals(await readAllText(bare), "", "no banner without a header");
+  });
+  await withServer({
+    adjust: (c) => {
+      c.proxyProtocol = "any";
+      c.proxyTrustedNetworks = ["10.0.0.0/8"];
+    },
+  }, async (s) => {
+    const conn = await proxiedConn(s.port, "198.51.100.7");
+    assertEquals(await readAllText(conn), "", "an untrusted sender gets nothing");
+    const log = await s.logText();
+    assertMatch(log, /proxy-refused .*ip=127\.0\.0\.1 .*not from proxy_trusted_networks/);
+  });
 });
