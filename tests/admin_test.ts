@@ -17,6 +17,7 @@ import {
   addAccount,
   BUCKET,
   cosStorage,
+  eventually,
   freePort,
   needs,
   randomBytes,
@@ -127,6 +128,7 @@ Deno.test("admin: /metrics counts what real clients did, on local and COS storag
           assertEquals(await c.retrieve("/local.bin"), localBytes);
           await c.expect("RETR /missing.bin", 550);
           await c.expect("XYZZY please", 502);
+          await eventually(() => s.server.sessionCount === 1); // basic-ftp's hang-up seen
           const open = (await scrape(s)).metrics;
           assertEquals(total(open, "cosftp_sessions_open"), 1, "this session is open");
         },
@@ -139,6 +141,8 @@ Deno.test("admin: /metrics counts what real clients did, on local and COS storag
       await bad.expect("PASS wrong", 530);
       bad.close();
       assertEquals(await Deno.readFile(`${localRoot}/local.bin`), localBytes);
+      // The server notices the clients' hang-ups on its own time.
+      await eventually(() => s.server.sessionCount === 0);
 
       const { text, metrics } = await scrape(s);
       const m = (name: string, ...labels: string[]) => total(metrics, name, ...labels);
