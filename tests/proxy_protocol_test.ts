@@ -4,6 +4,7 @@
  */
 
 import { inRanges, parseCidr, parseCidrList } from "../src/config/cidr.ts";
+import { settingsFromKeys } from "../src/config/globals.ts";
 import { ProxyGate } from "../src/ftp/proxy_gate.ts";
 import {
   type ByteSource,
@@ -189,6 +190,30 @@ Deno.test("CIDR ranges: parsing, IPv4, IPv6, IPv4-mapped", () => {
   assert(!inRanges("fe80::1", ranges));
   assert(!inRanges("not-an-ip", ranges));
   assert(inRanges("2001:db8::1.2.3.4", [parseCidr("2001:db8::/96")!]));
+});
+
+Deno.test("config keys: proxy_protocol, proxy_trusted_networks, masquerade_address = control", () => {
+  const settings = settingsFromKeys({
+    proxy_protocol: "V2",
+    proxy_trusted_networks: "10.0.0.0/8, fd00::/8 ,192.0.2.1",
+    masquerade_address: "Control",
+  }, "/");
+  assertEquals(settings.proxyProtocol, "v2");
+  assertEquals(settings.proxyTrustedNetworks, ["10.0.0.0/8", "fd00::/8", "192.0.2.1/32"]);
+  assertEquals(settings.masqueradeAddress, "control");
+  const defaults = settingsFromKeys({}, "/");
+  assertEquals(defaults.proxyProtocol, "off");
+  assertEquals(defaults.proxyTrustedNetworks, ["127.0.0.1/32", "::1/128"]);
+  const bad = (values: Record<string, string>) => {
+    try {
+      settingsFromKeys(values, "/");
+      return "accepted";
+    } catch (error) {
+      return String(error);
+    }
+  };
+  assertMatch(bad({ proxy_protocol: "v3" }), /proxy_protocol: must be off, v1, v2 or any/);
+  assertMatch(bad({ proxy_trusted_networks: "10.0.0.0/40" }), /not an address range/);
 });
 
 /** One connection accepted by a gate over real loopback sockets. */
