@@ -686,6 +686,11 @@ Deno.test("all defaults", () => {
     verifyChecksums: true,
     hashMaxSize: 10 * 2 ** 30,
     keepPartialUploads: false,
+    proxyProtocol: "off",
+    proxyTrustedNetworks: ["127.0.0.1/32", "::1/128"],
+    adminListen: "",
+    adminProbeIntervalMs: 5000,
+    adminReadyMaxAgeMs: 30000,
     tls: { certFile: "", keyFile: "", implicitPort: 0, requireTls: false, minVersion: "1.2" },
   });
 });
@@ -697,6 +702,8 @@ listen_port = 0
 passive_port = 50000-50010
 listen_address = [::1]
 active_mode = no
+proxy_protocol = v2
+proxy_trusted_networks = 10.0.0.0/8, 192.168.1.0/24
 [FILE_OPTION]
 single_file_max_size = 20G
 [OPTIONAL]
@@ -726,6 +733,10 @@ hash_max_size = 0
 keep_partial_uploads = yes
 lease_interval = 3
 instance_name = ftp-a
+[ADMIN]
+listen = 127.0.0.1:9121
+probe_interval = 2
+ready_max_age = 10
 [FTPS]
 cert_file = tls/cert.pem
 key_file = tls/key.pem
@@ -769,6 +780,11 @@ min_tls_version = TLSv1.3
     verifyChecksums: false,
     hashMaxSize: 0,
     keepPartialUploads: true,
+    proxyProtocol: "v2",
+    proxyTrustedNetworks: ["10.0.0.0/8", "192.168.1.0/24"],
+    adminListen: "127.0.0.1:9121",
+    adminProbeIntervalMs: 2000,
+    adminReadyMaxAgeMs: 10000,
     leaseIntervalMs: 3000,
     instanceName: "ftp-a",
     tls: {
