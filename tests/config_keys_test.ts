@@ -85,8 +85,10 @@ Deno.test("key table: the loader knows exactly the table's keys", () => {
 Deno.test("key table: secret keys are the ones whose names say so, and stay hidden", () => {
   const secret = CONFIG_KEYS.filter((spec) => spec.secret).flatMap(namesOf).sort();
   assert.deepEqual(secret, [
+    "cos_credentials",
     "cos_secretid",
     "cos_secretkey",
+    "cos_security_token",
     "ftp_login_user_password",
     "login_users",
   ]);

@@ -10,6 +10,7 @@
 import { MAX_OBJECT_BYTES, MAX_PART_BYTES, MIN_PART_BYTES } from "../storage/cos/limits.ts";
 import { parseAdminListen } from "./admin_listen.ts";
 import { parseCidrList } from "./cidr.ts";
+import { DEFAULT_METADATA_URL, parseCredentialSource, parseMetadataUrl } from "./credentials.ts";
 import { isSecretName, quoted } from "./show.ts";
 import type { CosStorageConfig, LogFormat, ServerConfig, TlsConfig } from "./types.ts";
 import {
@@ -265,7 +266,7 @@ const ACCOUNT = <F extends keyof AccountFields>(key: string, field: F) =>
   plain<AccountFields, F>("COS_ACCOUNT", key, field);
 
 /** `[COS_ACCOUNT*]`, by field; readers in storage.ts, homedirs.ts and users.ts. */
-export const ACCOUNT_SPECS: { readonly [F in keyof AccountFields]: KeySpec<AccountFields, F> } = {
+export const ACCOUNT_SPECS: { readonly [F in keyof AccountFields]-?: KeySpec<AccountFields, F> } = {
   // null: chosen by the credentials (storage.ts).
   storage: { ...ACCOUNT("storage", "storage"), parse: parseStorageKind, default: null },
   secretId: {
@@ -281,6 +282,24 @@ export const ACCOUNT_SPECS: { readonly [F in keyof AccountFields]: KeySpec<Accou
     default: null,
     secret: true,
     placeholder: "treated as unset",
+  },
+  securityToken: {
+    ...ACCOUNT("cos_security_token", "securityToken"),
+    parse: ok,
+    default: null,
+    secret: true,
+  },
+  // The name says "credential", so the table marks it secret like isSecretName does.
+  cvmRole: {
+    ...ACCOUNT("cos_credentials", "cvmRole"),
+    parse: parseCredentialSource,
+    default: "keys",
+    secret: true,
+  },
+  metadataUrl: {
+    ...ACCOUNT("cvm_metadata_url", "metadataUrl"),
+    parse: parseMetadataUrl,
+    default: DEFAULT_METADATA_URL,
   },
   bucket: { ...ACCOUNT("cos_bucket", "bucket"), parse: parseBucket, default: null },
   region: { ...ACCOUNT("cos_region", "region"), parse: parseToken, default: "" },

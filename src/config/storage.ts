@@ -18,11 +18,14 @@ import { readKey, readRequired, readValue, type SectionReader } from "./sections
 import { printable } from "./show.ts";
 import type { CosStorageConfig, LocalStorageConfig } from "./types.ts";
 
-type CredentialSpec = KeySpec<AccountFields, "secretId" | "secretKey">;
+type CredentialSpec = KeySpec<AccountFields, "secretId" | "secretKey" | "securityToken">;
 
 interface Credentials {
   secretId?: string;
   secretKey?: string;
+  securityToken?: string;
+  /** Set (maybe "") when `cos_credentials` names a CVM role: the keys are then not read. */
+  cvmRole?: string;
 }
 
 /** The account's storage; errors are logged. */
@@ -42,7 +45,8 @@ export function readStorage(section: SectionReader, ctx: AccountContext): Storag
 /** Without `storage`, credentials decide; a half-configured pair is an error, not local. */
 function chooseStorage(section: SectionReader, ctx: AccountContext): StorageChoice {
   const credentials = readCredentials(section, ctx);
-  if (credentials.secretId === undefined && credentials.secretKey === undefined) {
+  const none = credentials.secretId === undefined && credentials.secretKey === undefined;
+  if (none && credentials.cvmRole === undefined) {
     return { kind: "local", storage: readLocal(section, ctx, true) };
   }
   return { kind: "cos", storage: readCos(section, credentials, ctx) };
@@ -52,13 +56,17 @@ function chooseStorage(section: SectionReader, ctx: AccountContext): StorageChoi
 const CREDENTIAL_ENV: Readonly<Record<string, string>> = {
   [KEYS.secretId.key]: "COS_SECRET_ID",
   [KEYS.secretKey.key]: "COS_SECRET_KEY",
+  [KEYS.securityToken.key]: "COS_SECURITY_TOKEN",
 };
 
 /** `[S]` key, else env `<NAME>_<S>` (S upper-cased, non-alphanumerics as `_`), else env `<NAME>`. */
 function readCredentials(section: SectionReader, ctx: AccountContext): Credentials {
+  const cvmRole = readKey(section, KEYS.cvmRole, defaultOf(KEYS.cvmRole), ctx.log);
+  if (cvmRole !== undefined) return { cvmRole };
   return {
     secretId: credential(section, KEYS.secretId, ctx),
     secretKey: credential(section, KEYS.secretKey, ctx),
+    securityToken: credential(section, KEYS.securityToken, ctx),
   };
 }
 
@@ -126,15 +134,37 @@ function readCos(
   ctx: AccountContext,
 ): CosStorageConfig | null {
   const { log } = ctx;
-  const secretId = requireCredential(section, KEYS.secretId.key, credentials.secretId, ctx);
-  const secretKey = requireCredential(section, KEYS.secretKey.key, credentials.secretKey, ctx);
+  // A role's keys are fetched at run time: none are configured.
+  const keys = credentials.cvmRole === undefined;
+  const secretId = keys
+    ? requireCredential(section, KEYS.secretId.key, credentials.secretId, ctx)
+    : "";
+  const secretKey = keys
+    ? requireCredential(section, KEYS.secretKey.key, credentials.secretKey, ctx)
+    : "";
   const bucket = readRequired(section, KEYS.bucket.key, KEYS.bucket.parse, log);
   const location = readLocation(section, ctx);
   const protocol = readKey(section, KEYS.protocol, defaultOf(KEYS.protocol), log);
   const prefix = readKey(section, KEYS.prefix, defaultOf(KEYS.prefix), log);
   if (secretId === undefined || secretKey === undefined) return null;
   if (bucket === undefined || location === null) return null;
-  return { kind: "cos", secretId, secretKey, bucket, ...location, protocol, prefix };
+  const source = credentialFields(section, credentials, ctx);
+  if (source === null) return null;
+  return { kind: "cos", secretId, secretKey, bucket, ...location, protocol, prefix, ...source };
+}
+
+/** The role and metadata URL, or the STS token; absent fields keep permanent keys' configs as before. */
+function credentialFields(
+  section: SectionReader,
+  credentials: Credentials,
+  ctx: AccountContext,
+): Pick<CosStorageConfig, "securityToken" | "cvmRole" | "metadataUrl"> | null {
+  if (credentials.cvmRole !== undefined) {
+    const url = readKey(section, KEYS.metadataUrl, null, ctx.log);
+    if (url === null && section.get(KEYS.metadataUrl.key) !== undefined) return null;
+    return { cvmRole: credentials.cvmRole, metadataUrl: url ?? defaultOf(KEYS.metadataUrl) };
+  }
+  return credentials.securityToken ? { securityToken: credentials.securityToken } : {};
 }
 
 function requireCredential(

@@ -34,6 +34,15 @@ export interface CosStorageConfig {
   protocol: "http" | "https";
   /** Key prefix inside the bucket that is the users' `/` ("" = bucket root, else ends with "/"). */
   prefix: string;
+  /** STS session token of temporary `secretId`/`secretKey` (`x-cos-security-token`); absent = none. */
+  securityToken?: string;
+  /**
+   * Keys from this CVM instance role instead of `secretId`/`secretKey` (which are then ""):
+   * the role name, "" = the one role the instance has; absent = the configured keys.
+   */
+  cvmRole?: string;
+  /** Base URL of the instance metadata service (for tests and private endpoints); with `cvmRole`. */
+  metadataUrl?: string;
 }
 
 /** One FTP login. */

@@ -8,6 +8,7 @@
 
 import type { AccountConfig, ServerConfig, StorageConfig } from "../config/types.ts";
 import { printable } from "../config/show.ts";
+import { temporarySecrets } from "../storage/cos/credentials.ts";
 import { openStorage, type StorageContext } from "../storage/open.ts";
 import type { Storage } from "../storage/types.ts";
 import { loadTlsMaterial, type TlsMaterial } from "./tls.ts";
@@ -97,14 +98,17 @@ function describeStorage(storage: StorageConfig): string {
 
 /**
  * An error for the operator: escaped, cut, and without the account's
- * credentials (an SDK message might quote them).
+ * credentials, its STS token or any temporary key fetched for a CVM role
+ * (an SDK message might quote them).
  */
 export function failureText(error: unknown, storage?: StorageConfig): string {
   let text = error instanceof Error ? error.message : String(error);
+  const secrets = [...temporarySecrets()];
   if (storage?.kind === "cos") {
-    for (const secret of [storage.secretId, storage.secretKey]) {
-      if (secret) text = text.replaceAll(secret, "***");
-    }
+    secrets.push(storage.secretId, storage.secretKey, storage.securityToken ?? "");
+  }
+  for (const secret of secrets) {
+    if (secret) text = text.replaceAll(secret, "***");
   }
   return printable(text, FAILURE_TEXT_CHARS);
 }

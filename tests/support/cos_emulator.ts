@@ -20,10 +20,12 @@ import { EmulatorCore, type RequestRecord } from "./cos_emulator/core.ts";
 import type { FaultHandle, FaultSpec } from "./cos_emulator/faults.ts";
 import { type HttpFront, listen } from "./cos_emulator/http.ts";
 import { bucketHost, crcOf, encodeKeyPath } from "./cos_emulator/reply.ts";
+import type { TemporaryKeys } from "./cos_emulator/signature.ts";
 import { md5Etag, nowToSecond } from "./cos_emulator/store.ts";
 
 export type { FaultHandle, FaultSpec } from "./cos_emulator/faults.ts";
 export type { RequestRecord } from "./cos_emulator/core.ts";
+export type { TemporaryKey, TemporaryKeys } from "./cos_emulator/signature.ts";
 export { COS_OPS, type CosOp } from "./cos_emulator/types.ts";
 
 /** Options of startCosEmulator. */
@@ -43,6 +45,8 @@ export interface CosEmulatorOptions {
    * false plays a COS variant (or objects from before COS had CRC64) without it.
    */
   crc64?: boolean;
+  /** Temporary keys (CVM role, STS), looked up per request; see TemporaryKey. */
+  temporaryKeys?: TemporaryKeys;
 }
 
 /** An open multipart upload, as inflightUploads reports it. */
@@ -97,6 +101,7 @@ export async function startCosEmulator(options: CosEmulatorOptions): Promise<Cos
       crc64: options.crc64 ?? true,
     },
     new Map(Object.entries(options.credentials)),
+    options.temporaryKeys,
   );
   for (const bucket of options.buckets) core.store.create(bucket);
   const front = await listen((raw) => core.handle(raw));

@@ -6,6 +6,7 @@
 
 import COS from "cos-nodejs-sdk-v5";
 import type { CosStorageConfig } from "../../config/types.ts";
+import { type KeySource, keySource } from "./credentials.ts";
 import { type CosRequestObserver, observedSdk } from "./observe.ts";
 
 /** Region put in the Host header when only an endpoint URL is given (COS-compatible servers ignore it). */
@@ -22,8 +23,15 @@ export interface CosClient {
   origin: string;
   /** For downloads through Deno's own HTTP stack: lets us send `bucketHost` to `origin`. */
   http: Deno.HttpClient;
-  /** Signs a request (COS q-sign-algorithm=sha1) for the Authorization header. */
-  sign(method: "get" | "put", key: string, query?: Record<string, string>): string;
+  /**
+   * Headers that authorize a request (COS q-sign-algorithm=sha1): `authorization`, and
+   * `x-cos-security-token` with temporary keys. A StorageError when there are no keys.
+   */
+  sign(
+    method: "get" | "put",
+    key: string,
+    query?: Record<string, string>,
+  ): Promise<Record<string, string>>;
   /** Hears about every request (for the metrics); the SDK is wrapped to report its own. */
   observe?: CosRequestObserver;
 }
@@ -42,9 +50,9 @@ export function createCosClient(
   observe?: CosRequestObserver,
 ): CosClient {
   const region = config.region || PLACEHOLDER_REGION;
+  const keys = keySource(config);
   const options: COS.COSOptions = {
-    SecretId: config.secretId,
-    SecretKey: config.secretKey,
+    ...sdkCredentials(keys),
     Protocol: `${config.protocol}:`,
     // The backup domain (*.tencentcos.cn) is a different host than the operator configured.
     AutoSwitchHost: false,
@@ -65,16 +73,65 @@ export function createCosClient(
     bucketHost = domain.replaceAll("{Bucket}", config.bucket).replaceAll("{Region}", region);
   }
   origin ||= `${options.Protocol}//${bucketHost}`;
-  const sign = (method: "get" | "put", key: string, query: Record<string, string> = {}) =>
-    COS.getAuthorization({
-      SecretId: config.secretId,
-      SecretKey: config.secretKey,
+  const sign = async (method: "get" | "put", key: string, query: Record<string, string> = {}) => {
+    const current = await keys.current();
+    const authorization = COS.getAuthorization({
+      SecretId: current.secretId,
+      SecretKey: current.secretKey,
       Method: method,
       Key: key,
       Query: query,
       Headers: { host: bucketHost },
     });
-  const http = Deno.createHttpClient({ allowHost: true });
+    const headers: Record<string, string> = { authorization };
+    if (current.securityToken) headers["x-cos-security-token"] = current.securityToken;
+    return headers;
+  };
+  const http = releasingKeys(Deno.createHttpClient({ allowHost: true }), keys);
   const sdk = observe ? observedSdk(new COS(options), observe) : new COS(options);
   return { sdk, bucket: config.bucket, region, bucketHost, origin, http, sign, observe };
+}
+
+/**
+ * Fixed keys go to the SDK as they are; changing ones through its
+ * getAuthorization callback, answered with a finished signature so that the
+ * SDK's own cache (which keeps keys until 60 s before they expire) never
+ * decides which keys sign.
+ */
+function sdkCredentials(keys: KeySource): Partial<COS.COSOptions> {
+  if (keys.fixed) {
+    const { secretId, secretKey, securityToken } = keys.fixed;
+    return { SecretId: secretId, SecretKey: secretKey, SecurityToken: securityToken || undefined };
+  }
+  return {
+    getAuthorization: (params, callback) => {
+      keys.current().then((current) => {
+        const authorization = COS.getAuthorization({
+          SecretId: current.secretId,
+          SecretKey: current.secretKey,
+          Method: params.Method,
+          Pathname: params.Pathname,
+          Query: params.Query,
+          Headers: params.Headers,
+        });
+        // The typings know only a bare signature; the SDK also reads SecurityToken beside it.
+        const answer = { Authorization: authorization, SecurityToken: current.securityToken };
+        callback(answer as unknown as COS.GetAuthorizationCallbackParams);
+      }, () => {
+        // The SDK takes no error here: without keys it fails the request itself (a
+        // storage failure); the probe reports the metadata service's own words.
+        callback({} as COS.GetAuthorizationCallbackParams);
+      });
+    },
+  };
+}
+
+/** The client's holders close `http` when done: that also lets go of the keys. */
+function releasingKeys(http: Deno.HttpClient, keys: KeySource): Deno.HttpClient {
+  const close = http.close.bind(http);
+  http.close = () => {
+    keys.release();
+    close();
+  };
+  return http;
 }

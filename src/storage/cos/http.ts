@@ -34,7 +34,7 @@ export async function signedFetch(client: CosClient, request: SignedRequest): Pr
   const headers = {
     ...request.headers,
     host: client.bucketHost,
-    authorization: client.sign(request.method, request.key, query),
+    ...await client.sign(request.method, request.key, query),
   };
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), request.timeoutMs);

@@ -84,6 +84,8 @@ export class CosStorage implements Storage {
    */
   async probe(): Promise<void> {
     const what = `bucket ${this.#client.bucket}`;
+    // Keys first: a CVM role's metadata service failing is reported in its own words.
+    await this.#client.sign("get", "");
     try {
       await this.#client.sdk.headBucket(this.#bucketParams());
     } catch (headError) {

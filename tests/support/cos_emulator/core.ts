@@ -25,7 +25,7 @@ import {
 } from "./objects.ts";
 import { bucketHost, type Handler, type HandlerContext } from "./reply.ts";
 import { classifyOp, parseTarget } from "./routing.ts";
-import { verifySignature } from "./signature.ts";
+import { type TemporaryKeys, verifySignature } from "./signature.ts";
 import { Store } from "./store.ts";
 import type { CosOp, EmuReply, EmuRequest } from "./types.ts";
 
@@ -53,6 +53,8 @@ export interface RequestRecord {
   /** The SDK marks its own retries with `x-cos-sdk-retry: true`. */
   sdkRetry: boolean;
   requestId: string;
+  /** The SecretId (`q-ak`) the request was signed with; "" when unsigned. */
+  secretId: string;
 }
 
 const HANDLERS: Record<CosOp, Handler> = {
@@ -88,6 +90,7 @@ export class EmulatorCore {
   constructor(
     settings: Omit<HandlerContext, "store">,
     readonly credentials: ReadonlyMap<string, string>,
+    readonly temporary?: TemporaryKeys,
   ) {
     this.ctx = { ...settings, store: this.store };
   }
@@ -138,7 +141,7 @@ export class EmulatorCore {
 
   #execute(req: EmuRequest, op: CosOp | "Unknown"): EmuReply {
     try {
-      verifySignature(req, this.credentials, Math.floor(Date.now() / 1000));
+      verifySignature(req, this.credentials, Math.floor(Date.now() / 1000), this.temporary);
       if (op === "Unknown") throw cosErrors.notImplemented();
       const bucket = this.store.get(req.bucket);
       if (!bucket) throw cosErrors.noSuchBucket();
@@ -183,6 +186,7 @@ export class EmulatorCore {
       status: outcome.kind === "reset" ? "reset" : outcome.reply.status,
       sdkRetry: req.headers["x-cos-sdk-retry"] === "true",
       requestId: req.requestId,
+      secretId: /(?:^|&)q-ak=([^&]*)/.exec(req.headers["authorization"] ?? "")?.[1] ?? "",
     });
   }
 }

@@ -28,6 +28,18 @@ export interface AuthFields {
   signature: string;
 }
 
+/** Temporary (STS) keys: accepted only with their token, and only before they expire. */
+export interface TemporaryKey {
+  secretKey: string;
+  /** The `x-cos-security-token` requests signed with the key must carry. */
+  token: string;
+  /** Milliseconds since the epoch. */
+  expiresAt: number;
+}
+
+/** Looks up a temporary key by its SecretId (keys come and go while the emulator runs). */
+export type TemporaryKeys = (secretId: string) => TemporaryKey | undefined;
+
 /** How far (seconds) a signature's start may lie in the future. */
 const START_SKEW_SECONDS = 60;
 
@@ -44,11 +56,13 @@ export function verifySignature(
   request: EmuRequest,
   credentials: ReadonlyMap<string, string>,
   nowSeconds: number,
+  temporary?: TemporaryKeys,
 ): void {
   const header = request.headers["authorization"];
   if (!header) throw cosErrors.accessDenied();
   const auth = parseAuthorization(header);
-  const secretKey = credentials.get(auth.secretId);
+  const secretKey = credentials.get(auth.secretId) ??
+    temporaryKey(request, temporary?.(auth.secretId));
   if (secretKey === undefined) throw cosErrors.invalidAccessKeyId();
   checkTimeWindow(auth.signTime, nowSeconds);
   if (expectedSignature(request, auth, secretKey) !== auth.signature) {
@@ -80,6 +94,16 @@ export function parseAuthorization(header: string): AuthFields {
   };
   if (auth.algorithm !== "sha1") throw cosErrors.accessDenied("Unsupported q-sign-algorithm.");
   return auth;
+}
+
+/** The temporary key's secret when the request carries its token before it expires. */
+function temporaryKey(request: EmuRequest, key: TemporaryKey | undefined): string | undefined {
+  if (key === undefined) return undefined;
+  if (request.headers["x-cos-security-token"] !== key.token) {
+    throw cosErrors.accessDenied("The security token is missing or does not match the key.");
+  }
+  if (Date.now() >= key.expiresAt) throw cosErrors.accessDenied("The temporary key has expired.");
+  return key.secretKey;
 }
 
 function checkTimeWindow(signTime: string, now: number): void {
