@@ -239,6 +239,25 @@ Deno.test("admin: an active ban shows in /metrics", async () => {
   });
 });
 
+Deno.test("admin: a COS 503 shows as a 5xx request and a retry; the upload still lands", async () => {
+  await withServer({ storage: "cos" as const, adjust: admin }, async (s) => {
+    const fault = s.emulator.injectFault({ op: "UploadPart", kind: "status", status: 503 });
+    const bytes = randomBytes(COS_SIZE);
+    await withLogin(s.port, async (c) => {
+      assertEquals((await c.store("/retried.bin", bytes)).code, 226);
+      assertEquals(await c.retrieve("/retried.bin"), bytes);
+    });
+    assertEquals(fault.hits, 1);
+    const { metrics, text } = await scrape(s);
+    const m = (name: string, ...labels: string[]) => total(metrics, name, ...labels);
+    assertEquals(m("cosftp_storage_retries_total"), 1);
+    assertEquals(m("cosftp_cos_requests_total", 'operation="uploadPart"', 'outcome="5xx"'), 1);
+    assertEquals(m("cosftp_cos_requests_total", 'operation="uploadPart"', 'outcome="2xx"'), 3);
+    assertEquals(m("cosftp_transfer_bytes_total", 'direction="in"'), COS_SIZE);
+    await promtool(text);
+  });
+});
+
 Deno.test("admin: /readyz follows the storages: unreachable, back, stopped", async () => {
   const other = await startCosEmulator({
     credentials: { [SECRET_ID]: SECRET_KEY },
