@@ -10,7 +10,8 @@
  * client (tools/bench/peers.ts, tools/bench/versus.ts); small files are
  * compared with them on both backends.
  *
- * Environment: BENCH_BACKENDS (default "cos,local,tls"), BENCH_MIB (size of
+ * Environment: BENCH_BACKENDS (default "cos,local,tls,ops"; ops = HAProxy/PROXY
+ * protocol and metrics costs, tools/bench/proxy.ts and metrics.ts), BENCH_MIB (size of
  * the throughput transfers, default 1024), BENCH_MEMORY_MIB (the memory
  * upload, default 2048), BENCH_PARALLEL (default 50), BENCH_PARALLEL_MIB
  * (default 20), BENCH_PART_MIB (min_part_size for COS, default 8), BENCH_SMALL
@@ -43,7 +44,7 @@ const PARALLEL_MIB = env("BENCH_PARALLEL_MIB", 20);
 const SMALL_FILES = env("BENCH_SMALL", 500);
 /** Rounds of the small-file runs (each server once per round). */
 const SMALL_RUNS = 3;
-const BACKENDS = (Deno.env.get("BENCH_BACKENDS") ?? "cos,local,tls").split(",");
+const BACKENDS = (Deno.env.get("BENCH_BACKENDS") ?? "cos,local,tls,ops").split(",");
 const RETR_ONLY = Deno.env.get("BENCH_ONLY") === "retr";
 const TARGET_RATIO = 0.8;
 const RUNS = 5;
@@ -89,7 +90,33 @@ async function main(): Promise<void> {
     for (const peer of started.peers) await peer.stop();
   }
   printTable();
-  if (rows.some((r) => !r.ok)) Deno.exit(1);
+  const opsOk = BACKENDS.includes("ops") && !RETR_ONLY ? await benchOperations() : true;
+  if (rows.some((r) => !r.ok) || !opsOk) Deno.exit(1);
+}
+
+/**
+ * The costs of running in production (issue 9): HAProxy and the PROXY
+ * protocol (connect+login of 1,000 sessions, a large STOR/RETR), and the
+ * admin listener's metrics on a large transfer. Each is its own script
+ * (runnable alone) printing its own table after the main one.
+ */
+async function benchOperations(): Promise<boolean> {
+  let ok = true;
+  for (
+    const [script, args] of [
+      ["proxy.ts", [String(BIG_MIB), "1000", "3"]],
+      ["metrics.ts", [String(BIG_MIB), "3"]],
+    ] as const
+  ) {
+    console.log(`\n== tools/bench/${script}`);
+    const status = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-all", `${HERE}bench/${script}`, ...args],
+      stdout: "inherit",
+      stderr: "inherit",
+    }).spawn().status;
+    ok &&= status.success;
+  }
+  return ok;
 }
 
 async function benchCos(big: string, peers: Peer[]): Promise<void> {
