@@ -209,7 +209,7 @@ Deno.test("cvm_role: a failing metadata service is a clear --check FAILED line, 
   }
 });
 
-Deno.test("cvm_role: a failing metadata service is a start-up warning; the server still serves", async () => {
+Deno.test("cvm_role: a failing metadata service is a start-up warning and a 451; the account recovers with it", async () => {
   const meta = startMetadataEmulator({ mode: "error-500" });
   await withRoleServer(meta, async (s) => {
     const c = await RawClient.login(s.port);
@@ -227,6 +227,18 @@ Deno.test("cvm_role: a failing metadata service is a start-up warning; the serve
     assertMatch(line, /cannot get CVM role credentials from http:\/\/127\.0\.0\.1:\d+\/latest/);
     assertMatch(line, /HTTP 500/);
     assert(!/\bat .*\.ts:\d+/.test(log), "no stack trace in the log");
+    // The client hears a plain sentence; the log's detail has the metadata service's words.
+    assertEquals(reply.text, "451 Storage unavailable, try again later");
+    const failed = log.split("\n").find((l) => l.includes("command=SIZE")) ?? "";
+    assertMatch(failed, /detail="cannot get CVM role credentials from .*: HTTP 500"/);
+    // Once the service answers again (and a failure's 3 s hold has passed), the account works.
+    meta.mode = "ok";
+    await new Promise((resolve) => setTimeout(resolve, 3100));
+    const again = await RawClient.login(s.port);
+    const bytes = randomBytes(1000);
+    await again.store("back.bin", bytes);
+    assertEquals(await again.retrieve("back.bin"), bytes);
+    again.close();
   });
 });
 

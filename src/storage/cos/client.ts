@@ -88,7 +88,8 @@ export function createCosClient(
     return headers;
   };
   const http = releasingKeys(Deno.createHttpClient({ allowHost: true }), keys);
-  const sdk = observe ? observedSdk(new COS(options), observe) : new COS(options);
+  const own = keysFirst(new COS(options), keys);
+  const sdk = observe ? observedSdk(own, observe) : own;
   return { sdk, bucket: config.bucket, region, bucketHost, origin, http, sign, observe };
 }
 
@@ -124,6 +125,28 @@ function sdkCredentials(keys: KeySource): Partial<COS.COSOptions> {
       });
     },
   };
+}
+
+/**
+ * With changing keys, every SDK request first makes sure there are keys, so
+ * that a failing metadata service fails the request with its own words (the
+ * SDK's callback cannot carry them). The SDK's methods run on the unwrapped
+ * client, so its internal calls are not wrapped again.
+ */
+function keysFirst(sdk: COS, keys: KeySource): COS {
+  if (keys.fixed) return sdk;
+  return new Proxy(sdk, {
+    get(target, property) {
+      const value = Reflect.get(target, property, target);
+      if (typeof value !== "function") return value;
+      return (...args: unknown[]) => {
+        const last = args.at(-1);
+        const ready = keys.current();
+        if (typeof last !== "function") return ready.then(() => value.apply(target, args));
+        ready.then(() => value.apply(target, args), (error) => last(error));
+      };
+    },
+  });
 }
 
 /** The client's holders close `http` when done: that also lets go of the keys. */

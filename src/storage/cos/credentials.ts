@@ -45,6 +45,12 @@ const REFRESH_AHEAD_MS = 5 * 60_000;
 const WAIT_AHEAD_MS = 60_000;
 /** A failed or fruitless background refresh is tried again after at most this. */
 const RETRY_AFTER_MS = 30_000;
+/**
+ * Without usable keys, a failed fetch answers the requests of the next few
+ * seconds, so that a dead metadata service does not cost every request (and
+ * each of its retries) a full round of tries.
+ */
+const FAILURE_HOLD_MS = 3000;
 
 /** The account's key source (role sources are shared by accounts naming the same role). */
 export function keySource(config: CosStorageConfig): KeySource {
@@ -96,6 +102,7 @@ interface Held {
 class RoleKeys {
   #held: Held | null = null;
   #refreshing: Promise<Held> | null = null;
+  #failure: { error: unknown; until: number } | null = null;
   #users = 0;
   #stop = new AbortController();
 
@@ -126,6 +133,7 @@ class RoleKeys {
       if (now >= held.refreshAt) this.#refresh().catch(() => {});
       return held.keys;
     }
+    if (this.#failure && now < this.#failure.until) throw this.#failure.error;
     const fresh = await this.#refresh();
     if (Date.now() >= fresh.usableUntil) {
       throw this.#error(`${this.base}${CREDENTIALS_PATH}`, "the keys it returned have expired");
@@ -136,8 +144,12 @@ class RoleKeys {
   /** One refresh at a time; its result replaces the held keys. */
   #refresh(): Promise<Held> {
     this.#refreshing ??= this.#fetch().then(
-      (held) => this.#adopt(held),
+      (held) => {
+        this.#failure = null;
+        return this.#adopt(held);
+      },
       (error) => {
+        this.#failure = { error, until: Date.now() + FAILURE_HOLD_MS };
         this.#postpone();
         throw error;
       },
