@@ -305,3 +305,33 @@ Deno.test("COS_SECURITY_TOKEN: STS keys from the environment sign with their tok
     for (const secret of [sts.secretKey, sts.token]) assert(!failure.includes(secret));
   });
 });
+
+Deno.test("cos_credentials and cvm_metadata_url: read, defaulted and checked at their line", () => {
+  const base = "[COS_ACCOUNT_0]\ncos_bucket = b-1250000000\ncos_region = ap-guangzhou\n" +
+    "home_dir = /\nftp_login_user_name = u\nftp_login_user_password = p\nauthority = RW\n";
+  const load = (extra: string, env: Record<string, string> = {}) =>
+    parseConfig(base + extra, "t.conf", env, "/");
+  const storageOf = (extra: string) => {
+    const result = load(extra);
+    assertEquals(result.errors, []);
+    return result.config!.accounts[0].storage as CosStorageConfig;
+  };
+  // No keys anywhere: a role still makes it a COS account (not the local fallback).
+  const role = storageOf("cos_credentials = cvm_role\n");
+  assertEquals(role.kind, "cos");
+  assertEquals([role.cvmRole, role.secretId, role.secretKey], ["", "", ""]);
+  assertEquals(role.metadataUrl, "http://metadata.tencentyun.com");
+  const named = storageOf(
+    "cos_credentials = ftp-gateway\ncvm_metadata_url = http://10.0.0.9:8080/\n",
+  );
+  assertEquals([named.cvmRole, named.metadataUrl], ["ftp-gateway", "http://10.0.0.9:8080"]);
+  // `keys` is today's behaviour: the configured pair, no role fields.
+  const keys = storageOf("cos_credentials = keys\ncos_secretid = i\ncos_secretkey = k\n");
+  assertEquals([keys.secretId, keys.cvmRole, keys.securityToken], ["i", undefined, undefined]);
+  const bad = load("cos_credentials = cvm role\n").errors.map((e) => `${e.line}: ${e.key}`);
+  assert(bad.includes("8: cos_credentials"), JSON.stringify(bad));
+  const url = load("cos_credentials = cvm_role\ncvm_metadata_url = ftp://x\n").errors;
+  assert(url.some((e) => e.line === 9 && e.key === "cvm_metadata_url"), JSON.stringify(url));
+  const half = load("cos_credentials = keys\n", { COS_SECRET_ID: "i" }).errors;
+  assert(half.some((e) => e.key === "cos_secretkey"), "keys without a secret key is an error");
+});

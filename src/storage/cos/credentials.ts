@@ -4,9 +4,9 @@
  * instance metadata service and replaced before they expire. The Node SDK has
  * no provider for instance roles, so this is ours.
  *
- * Refresh policy: past 2/3 of the keys' life (at most 5 minutes before they
+ * Refresh policy: past half of the keys' life (at most 5 minutes before they
  * expire) a request starts a refresh in the background and is still signed
- * with the current keys; past 5/6 (at most 60 s before) requests wait for new
+ * with the current keys; past 3/4 (at most 60 s before) requests wait for new
  * keys, so no request is signed with keys about to expire. There is no timer:
  * an idle server fetches on its next request.
  *
@@ -308,7 +308,7 @@ function held(
   if (life <= 0) throw fail("the keys it returned have expired");
   return {
     ...answer,
-    refreshAt: answer.expiresAt - Math.min(REFRESH_AHEAD_MS, life / 3),
-    usableUntil: answer.expiresAt - Math.min(WAIT_AHEAD_MS, life / 6),
+    refreshAt: answer.expiresAt - Math.min(REFRESH_AHEAD_MS, life / 2),
+    usableUntil: answer.expiresAt - Math.min(WAIT_AHEAD_MS, life / 4),
   };
 }
