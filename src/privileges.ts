@@ -10,7 +10,7 @@ import type { Logger } from "./log.ts";
 
 /** What the operator should do instead, in the log line. */
 export const ROOT_ADVICE = "run it as an unprivileged user: the systemd unit " +
-  "deploy/systemd/cos-ftp-server.service (DynamicUser with CAP_NET_BIND_SERVICE for port 21), " +
+  "deploy/systemd/cos-ftp-server.service (user cos-ftp with CAP_NET_BIND_SERVICE for port 21), " +
   "or a dedicated user given CAP_NET_BIND_SERVICE; the server cannot drop root itself";
 
 /** Logs a warning when the effective user is root; true when it did. */
