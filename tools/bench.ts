@@ -21,7 +21,7 @@
 
 import { type Load, MEMORY_BOUND_DOC, memoryBoundBytes } from "./bench/memory.ts";
 import { type Peer, type Skipped, startPeers } from "./bench/peers.ts";
-import { type Measured, startServerProcess } from "./bench/server_process.ts";
+import { makeRandomFile, type Measured, startServerProcess } from "./bench/server_process.ts";
 import {
   compare,
   makeSmallFiles,
@@ -516,16 +516,6 @@ async function startEmulator() {
       await child.stdout.cancel();
     },
   };
-}
-
-async function makeRandomFile(path: string, size: number): Promise<void> {
-  const file = await Deno.open(path, { write: true, create: true, truncate: true });
-  const chunk = new Uint8Array(MIB);
-  for (let done = 0; done < size; done += MIB) {
-    for (let i = 0; i < MIB; i += 65536) crypto.getRandomValues(chunk.subarray(i, i + 65536));
-    await file.write(chunk.subarray(0, Math.min(MIB, size - done)));
-  }
-  file.close();
 }
 
 function rate(bytes: number, seconds: number): string {

@@ -15,7 +15,7 @@
  */
 
 import { ServerMetrics } from "../../src/admin/server_metrics.ts";
-import { freePort, type Measured, startServerProcess } from "./server_process.ts";
+import { freePort, makeRandomFile, type Measured, startServerProcess } from "./server_process.ts";
 
 const MIB = 1024 * 1024;
 const CLIENT = new URL("./client.py", import.meta.url).pathname;
@@ -235,16 +235,6 @@ function fmt(values: number[]): string {
 
 function rate(bytes: number, seconds: number): string {
   return `${(bytes / MIB / seconds).toFixed(0)} MiB/s`;
-}
-
-async function makeRandomFile(path: string, size: number): Promise<void> {
-  const file = await Deno.open(path, { write: true, create: true, truncate: true });
-  const chunk = new Uint8Array(MIB);
-  for (let done = 0; done < size; done += MIB) {
-    for (let i = 0; i < MIB; i += 65536) crypto.getRandomValues(chunk.subarray(i, i + 65536));
-    await file.write(chunk.subarray(0, Math.min(MIB, size - done)));
-  }
-  file.close();
 }
 
 if (import.meta.main) await main();

@@ -18,7 +18,7 @@
  * @module
  */
 
-import { freePort } from "./server_process.ts";
+import { freePort, makeRandomFile } from "./server_process.ts";
 
 const MIB = 1024 * 1024;
 const HAPROXY = "/usr/sbin/haproxy";
@@ -281,16 +281,6 @@ async function waitForPort(hostname: string, port: number): Promise<void> {
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`nothing listens on ${hostname}:${port}`);
-}
-
-async function makeRandomFile(path: string, size: number): Promise<void> {
-  const file = await Deno.open(path, { write: true, create: true, truncate: true });
-  const chunk = new Uint8Array(MIB);
-  for (let done = 0; done < size; done += MIB) {
-    for (let i = 0; i < MIB; i += 65536) crypto.getRandomValues(chunk.subarray(i, i + 65536));
-    await file.write(chunk.subarray(0, Math.min(MIB, size - done)));
-  }
-  file.close();
 }
 
 if (import.meta.main) await main();

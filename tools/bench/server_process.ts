@@ -99,3 +99,15 @@ export function freePort(): number {
   listener.close();
   return port;
 }
+
+/** A file of `size` random bytes (incompressible, so no layer can shortcut it). */
+export async function makeRandomFile(path: string, size: number): Promise<void> {
+  const MIB = 1024 * 1024;
+  const file = await Deno.open(path, { write: true, create: true, truncate: true });
+  const chunk = new Uint8Array(MIB);
+  for (let done = 0; done < size; done += MIB) {
+    for (let i = 0; i < MIB; i += 65536) crypto.getRandomValues(chunk.subarray(i, i + 65536));
+    await file.write(chunk.subarray(0, Math.min(MIB, size - done)));
+  }
+  file.close();
+}
