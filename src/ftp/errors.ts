@@ -5,7 +5,7 @@
  * @module
  */
 
-import { StorageError, type StorageErrorKind } from "../storage/errors.ts";
+import { STORAGE_UNAVAILABLE, StorageError, type StorageErrorKind } from "../storage/errors.ts";
 import { type Reply, reply } from "./reply.ts";
 
 /** A failure the client should hear about as exactly this reply. */
@@ -69,8 +69,6 @@ export function replyForError(error: unknown, command = ""): Reply {
 const INTERNAL =
   /\b\d{1,3}(\.\d{1,3}){3}\b|\[[0-9a-fA-F:]+\]|\b[\w.-]+:\d{2,5}\b|\w+:\/\/|\bE[A-Z]{3,}\b/;
 
-const UNAVAILABLE = "Storage unavailable, try again later";
-
 /**
  * What the client hears of a storage failure. Backends put the network's
  * words (`connect ECONNREFUSED 10.0.0.5:443`) in `detail`, for the log;
@@ -80,7 +78,7 @@ const UNAVAILABLE = "Storage unavailable, try again later";
  */
 function clientText(error: StorageError): string {
   const unknownFault = error.kind === "transient" || error.kind === "failed";
-  return unknownFault && INTERNAL.test(error.message) ? UNAVAILABLE : error.message;
+  return unknownFault && INTERNAL.test(error.message) ? STORAGE_UNAVAILABLE : error.message;
 }
 
 /** What the log adds to a reply: the failure's own words when the client heard others. */

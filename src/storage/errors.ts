@@ -40,3 +40,6 @@ export class StorageError extends Error {
     super(message);
   }
 }
+
+/** What a client is told when storage did not answer; the cause goes to the log only. */
+export const STORAGE_UNAVAILABLE = "Storage unavailable, try again later";

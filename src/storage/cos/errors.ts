@@ -5,7 +5,7 @@
  * @module
  */
 
-import { StorageError, type StorageErrorKind } from "../errors.ts";
+import { STORAGE_UNAVAILABLE, StorageError, type StorageErrorKind } from "../errors.ts";
 
 /** The parts of an SDK error we read (it is a plain object or an Error with these fields). */
 interface SdkError {
@@ -62,13 +62,10 @@ export function fromCosError(raw: unknown, what: string): StorageError {
   const full = `${what || "/"}: COS ${detail}`;
   // No HTTP answer: the words are the network's (`connect ECONNREFUSED 10.0.0.5:443`).
   if (!error.statusCode && !body) {
-    return new StorageError(kind, `${what || "/"}: ${UNREACHABLE}`, requestId, full);
+    return new StorageError(kind, `${what || "/"}: ${STORAGE_UNAVAILABLE}`, requestId, full);
   }
   return new StorageError(kind, full, requestId);
 }
-
-/** What a client hears when COS did not answer at all. */
-const UNREACHABLE = "Storage unavailable, try again later";
 
 function kindOf(code: string, status: number): StorageErrorKind {
   if (BY_CODE[code]) return BY_CODE[code];

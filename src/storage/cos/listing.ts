@@ -88,9 +88,17 @@ export async function getBucketPage(
   };
 }
 
-/** A key under `encoding-type=url`: percent-encoded UTF-8 (a space may come as `+`, a `+` never does). */
+/**
+ * A key under `encoding-type=url`: percent-encoded UTF-8 (a space may come as
+ * `+`, a `+` never does). A COS-compatible server that encodes badly would
+ * otherwise fail the whole listing: such a key is shown as sent.
+ */
 function decodeUrlKey(text: string): string {
-  return decodeURIComponent(text.replaceAll("+", " "));
+  try {
+    return decodeURIComponent(text.replaceAll("+", " "));
+  } catch {
+    return text;
+  }
 }
 
 /**
