@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs cos-ftp-server from this unpacked package (see README.md, "Running as a service"):
 #
-#   package       -> $PREFIX (default /opt/cos-ftp-server)
+#   package       -> $PREFIX (default /opt/cos-ftp-server): the files the tarball ships,
+#                    never a conf/vsftpd.conf created beside them
 #   launcher link -> /usr/local/bin/cos-ftp-server
 #   config        -> /etc/cos-ftp-server/vsftpd.conf, from conf/vsftpd.conf.example, only
 #                    when there is none yet (an existing config is never overwritten)
@@ -26,7 +27,7 @@ while [ $# -gt 0 ]; do
     --destdir) DESTDIR=${2:?--destdir needs a directory}; shift 2 ;;
     --destdir=*) DESTDIR=${1#--destdir=}; shift ;;
     --no-systemctl) SYSTEMCTL=no; shift ;;
-    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,/^set -eu/s/^# \{0,1\}//p' "$0"; exit 0 ;;
     *) echo "install.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -42,10 +43,34 @@ if [ -z "$DESTDIR" ] && [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 
-# The package: everything in this directory, replacing an older copy's files.
-mkdir -p "$DESTDIR$PREFIX"
-cp -R "$SRC/." "$DESTDIR$PREFIX/"
+# The package: exactly the files tools/dist.ts puts in the tarball, replacing an older
+# copy's. Not the whole directory: the operator may have created conf/vsftpd.conf here
+# (README "Delivery"), and its keys must not land world-readable in $PREFIX.
+EXECUTABLES="cos-ftp-server bin/deno install.sh"
+DATA="app/cos-ftp-server.js conf/vsftpd.conf.example README.md
+  deploy/systemd/cos-ftp-server.service deploy/logrotate/cos-ftp-server"
+for file in $EXECUTABLES $DATA; do
+  if [ ! -f "$SRC/$file" ]; then
+    echo "install.sh: $SRC/$file is missing: run install.sh from an unpacked package" >&2
+    exit 1
+  fi
+done
+# Through a temporary name and a rename: a running server keeps its bin/deno (copying
+# over an executing file fails with "Text file busy").
+put() { # put FILE MODE
+  mkdir -p "$(dirname -- "$DESTDIR$PREFIX/$1")"
+  cp "$SRC/$1" "$DESTDIR$PREFIX/$1.new.$$"
+  chmod "$2" "$DESTDIR$PREFIX/$1.new.$$"
+  mv -f "$DESTDIR$PREFIX/$1.new.$$" "$DESTDIR$PREFIX/$1"
+}
+for file in $EXECUTABLES; do put "$file" 0755; done
+for file in $DATA; do put "$file" 0644; done
 say "package in $DESTDIR$PREFIX"
+if [ -e "$DESTDIR$PREFIX/conf/vsftpd.conf" ]; then
+  # An older install.sh copied it there; it is not read from there, and may hold keys.
+  echo "install.sh: warning: $DESTDIR$PREFIX/conf/vsftpd.conf is a copy of a config (the" \
+    "service reads $ETC/vsftpd.conf); remove it: it may hold keys" >&2
+fi
 
 mkdir -p "$DESTDIR/usr/local/bin"
 ln -sf "$PREFIX/cos-ftp-server" "$DESTDIR/usr/local/bin/cos-ftp-server"
@@ -57,9 +82,24 @@ if [ -z "$DESTDIR" ] && ! getent passwd "$USER_NAME" >/dev/null; then
   say "created the system user $USER_NAME"
 fi
 
+# An existing config stays, but the unit (group cos-ftp) must be able to read it and
+# others must not (it holds passwords and keys).
+keep_config() {
+  before=$(stat -c '%a %U:%G' "$1")
+  chmod o-rwx "$1"
+  if [ -z "$DESTDIR" ]; then
+    chgrp "$USER_NAME" "$1"
+    say "kept the existing $1: group $USER_NAME, no access for others (was $before, now $(stat -c '%a %U:%G' "$1"))"
+  else
+    say "kept the existing $1: no access for others (was $before, now $(stat -c '%a' "$1"))"
+    echo "install.sh: warning: with --destdir its group is not set: give it group $USER_NAME" \
+      "on the target (chgrp $USER_NAME /etc/cos-ftp-server/vsftpd.conf)" >&2
+  fi
+}
+
 mkdir -p "$ETC"
 if [ -e "$ETC/vsftpd.conf" ]; then
-  say "kept the existing $ETC/vsftpd.conf"
+  keep_config "$ETC/vsftpd.conf"
 else
   # The service's log directory (LogsDirectory=) instead of a relative "log".
   sed 's|^log_dir = log$|log_dir = /var/log/cos-ftp-server|' \

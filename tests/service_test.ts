@@ -29,6 +29,16 @@ function directive(unit: string, name: string): string {
   return values.at(-1)!;
 }
 
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
 function defaultOf(key: string): number {
   return Number(SCALAR_KEYS.find((spec) => spec.key === key)!.default);
 }
@@ -86,12 +96,26 @@ Deno.test({
   ...needs("logrotate"),
   fn: async () => {
     const text = await Deno.readTextFile(LOGROTATE);
+    assertMatch(text, /^\s*su cos-ftp cos-ftp$/m);
+    // --kill-who= is known to old and new systemd alike; a failure must reach logrotate.
+    assertMatch(text, /--kill-who=main cos-ftp-server\.service$/m);
+    assert(!/\|\| true|2>\/dev\/null/.test(text), "postrotate must not hide a failure");
     assertMatch(text, /^\/var\/log\/cos-ftp-server\/cos_v5\.log \{/m);
     assertMatch(text, /systemctl kill --signal=SIGUSR1/);
     assert(!/^\s*copytruncate/m.test(text), "renames and signals instead of copytruncate");
     const dir = await Deno.makeTempDir({ prefix: "cosftp-logrotate-" });
     try {
-      const result = await run("logrotate", ["-d", "-s", `${dir}/state`, LOGROTATE], dir);
+      // logrotate refuses an unknown `su` user: where cos-ftp does not exist, parse a copy
+      // naming the user running the test.
+      const me = (await run("id", ["-un"])).stdout.trim();
+      const group = (await run("id", ["-gn"])).stdout.trim();
+      const hasUser = (await run("id", ["cos-ftp"])).code === 0;
+      const copy = `${dir}/cos-ftp-server`;
+      await Deno.writeTextFile(
+        copy,
+        hasUser ? text : text.replace("su cos-ftp cos-ftp", `su ${me} ${group}`),
+      );
+      const result = await run("logrotate", ["-d", "-s", `${dir}/state`, copy], dir);
       assertEquals(result.code, 0, result.stderr);
       assert(!/error/i.test(result.stdout + result.stderr), result.stdout + result.stderr);
     } finally {
@@ -115,10 +139,21 @@ Deno.test("install.sh: puts package, link, config, unit and logrotate under DEST
     await Deno.copyFile(`${ROOT}conf/vsftpd.conf.example`, `${pkg}/conf/vsftpd.conf.example`);
     await Deno.writeTextFile(`${pkg}/cos-ftp-server`, "#!/bin/sh\necho launcher\n");
     await Deno.chmod(`${pkg}/cos-ftp-server`, 0o755);
+    for (const sub of ["bin", "app"]) await Deno.mkdir(`${pkg}/${sub}`);
+    await Deno.writeTextFile(`${pkg}/bin/deno`, "#!/bin/sh\n");
+    await Deno.writeTextFile(`${pkg}/app/cos-ftp-server.js`, "// bundle\n");
+    await Deno.writeTextFile(`${pkg}/README.md`, "# readme\n");
+    // The operator's config beside the package (README "Delivery"): it holds keys.
+    await Deno.writeTextFile(`${pkg}/conf/vsftpd.conf`, "secret_key = s3cr3t\n");
 
     const first = await run("sh", [`${pkg}/install.sh`, "--destdir", dest, "--prefix", "/opt/cft"]);
     assertEquals(first.code, 0, first.stdout + first.stderr);
     assert((await Deno.stat(`${dest}/opt/cft/cos-ftp-server`)).isFile, "package copied");
+    assertEquals((await Deno.stat(`${dest}/opt/cft/bin/deno`)).mode! & 0o777, 0o755);
+    assert(
+      !(await exists(`${dest}/opt/cft/conf/vsftpd.conf`)),
+      "the operator's vsftpd.conf must not be copied into the package directory",
+    );
     assertEquals(
       await Deno.readLink(`${dest}/usr/local/bin/cos-ftp-server`),
       "/opt/cft/cos-ftp-server",
@@ -133,12 +168,15 @@ Deno.test("install.sh: puts package, link, config, unit and logrotate under DEST
     assertEquals((await Deno.stat(conf)).mode! & 0o777, 0o640, "the config holds secrets");
     assertMatch(first.stdout, /not running systemctl daemon-reload/);
 
-    // A second run keeps the operator's edited config.
+    // A second run keeps the operator's edited config, but takes away world access.
     await Deno.writeTextFile(conf, "# edited\n");
+    await Deno.chmod(conf, 0o644);
     const second = await run("sh", [`${pkg}/install.sh`, `--destdir=${dest}`, "--prefix=/opt/cft"]);
     assertEquals(second.code, 0, second.stdout + second.stderr);
     assertEquals(await Deno.readTextFile(conf), "# edited\n");
-    assertMatch(second.stdout, /kept the existing/);
+    assertMatch(second.stdout, /kept the existing .*no access for others \(was 644/);
+    assertMatch(second.stderr, /group is not set/);
+    assertEquals((await Deno.stat(conf)).mode! & 0o777, 0o640, "kept config not world-readable");
 
     const bad = await run("sh", [`${pkg}/install.sh`, "--destdir", dest, "--prefix", "relative"]);
     assertEquals(bad.code, 2, bad.stderr);
