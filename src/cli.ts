@@ -259,22 +259,26 @@ async function serve(config: ServerConfig, files: FileUse[]): Promise<number> {
     );
     return 1;
   }
+  // Before start-up (storages can take long to open): a SIGHUP then must not end the process.
+  const signals = watchOperatorSignals(log);
   let server: FtpServer;
   try {
     server = await FtpServer.start(config, log);
   } catch (error) {
     console.error(`error: cannot start: ${describeStartError(error, config)}`);
+    await signals.close();
     log.close();
     return 1;
   }
   const { hostname, port } = server.address;
   log.info("started", { version: VERSION, listen: `${hostname}:${port}`, config: config.source });
   warnIfRoot(log);
-  const unwatch = watchOperatorSignals(server, log);
+  signals.attach(server);
   await waitForSignal();
-  unwatch();
   log.info("shutting-down", { graceSeconds: config.shutdownGraceMs / 1000 });
+  await signals.stop();
   await server.shutdown();
+  await signals.close();
   log.info("stopped");
   log.close();
   return 0;

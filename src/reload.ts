@@ -23,7 +23,8 @@ import type { Logger } from "./log.ts";
 /** What a reload needs of the server. */
 export interface Reloadable {
   readonly generation: Generation;
-  reload(next: Generation): void;
+  /** False (having closed what only `next` opened) when the server is shutting down. */
+  reload(next: Generation): Promise<boolean>;
 }
 
 /** The `source` of the config used when there is no file (see load.ts). */
@@ -33,7 +34,7 @@ const EMBEDDED_SOURCE = "(embedded default)";
  * Settings that need a restart, by field: the listening sockets, the PROXY
  * gate they accept through, the passive port pool (ports held by open
  * sessions), the log file, the admin listener, the process-wide upload
- * budget and the upload journal's identity. Fields absent from a config are skipped.
+ * budget and the upload journal's identity.
  */
 const RESTART_FIELDS = [
   "listenAddress",
@@ -50,27 +51,58 @@ const RESTART_FIELDS = [
   "adminReadyMaxAgeMs",
 ] as const;
 
+/** The operator-signal listeners of one process run (see {@link watchOperatorSignals}). */
+export interface OperatorSignals {
+  /** The server has started: a SIGHUP that came while it was starting is applied now. */
+  attach(server: Reloadable): void;
+  /** Shutdown begins: later SIGHUPs are ignored; resolves when the running reload has ended. */
+  stop(): Promise<void>;
+  /** After shutdown: removes the listeners once the running job has ended. */
+  close(): Promise<void>;
+}
+
 /**
- * Listens for SIGHUP (reload `config.source`) and SIGUSR1 (reopen the log);
- * the returned function stops listening. Signals are handled one at a time.
+ * Listens for SIGHUP (reload `config.source`) and SIGUSR1 (reopen the log)
+ * from before start-up to after shutdown, so neither signal ever has its
+ * default action (ending the process). Signals are handled one at a time.
  */
-export function watchOperatorSignals(
-  server: Reloadable,
-  log: Logger,
-): () => void {
+export function watchOperatorSignals(log: Logger): OperatorSignals {
   let queue = Promise.resolve();
-  const serialize = (job: () => Promise<unknown>) => () => {
+  let server: Reloadable | null = null;
+  let pending = false;
+  let stopped = false;
+  const enqueue = (job: () => Promise<unknown>) => {
     queue = queue.then(job).then(() => {}, (error) => {
       log.error("signal-failed", { error: failureText(error) });
     });
   };
-  const onHup = serialize(() => reloadConfig(server, log));
-  const onUsr1 = serialize(() => reopenLog(log));
+  const onHup = () => {
+    if (stopped) return log.warn("reload-ignored", { reason: "shutting down" });
+    if (server === null) {
+      pending = true;
+      return log.info("reload-queued", { reason: "still starting; reloads once started" });
+    }
+    const running = server;
+    enqueue(() => reloadConfig(running, log));
+  };
+  const onUsr1 = () => enqueue(() => reopenLog(log));
   Deno.addSignalListener("SIGHUP", onHup);
   Deno.addSignalListener("SIGUSR1", onUsr1);
-  return () => {
-    Deno.removeSignalListener("SIGHUP", onHup);
-    Deno.removeSignalListener("SIGUSR1", onUsr1);
+  return {
+    attach(started) {
+      server = started;
+      if (pending) onHup();
+    },
+    async stop() {
+      stopped = true;
+      await queue;
+    },
+    async close() {
+      stopped = true;
+      await queue;
+      Deno.removeSignalListener("SIGHUP", onHup);
+      Deno.removeSignalListener("SIGUSR1", onUsr1);
+    },
   };
 }
 
@@ -103,6 +135,12 @@ export async function reloadConfig(server: Reloadable, log: Logger): Promise<boo
     return reject(log, path, errors.map(formatIssue));
   }
   const config = keepRestartSettings(loaded.config, running, log);
+  if (config.tls.implicitPort !== 0 && config.tls.certFile === "") {
+    // The kept implicit port would accept TLS connections with no certificate to answer them.
+    const problem = `${path}: implicit_port: the running implicit_port ` +
+      `${config.tls.implicitPort} needs cert_file and key_file (it changes only at a restart)`;
+    return reject(log, path, [problem]);
+  }
   let next: Generation;
   try {
     next = await nextGeneration(config, server.generation);
@@ -110,7 +148,10 @@ export async function reloadConfig(server: Reloadable, log: Logger): Promise<boo
     return reject(log, path, [`${path}: ${failureText(error)}`]);
   }
   const previousTls = server.generation.tls;
-  server.reload(next);
+  if (!(await server.reload(next))) {
+    log.warn("reload-ignored", { config: path, reason: "shutting down" });
+    return false;
+  }
   log.configure(config.logLevel, config.logFormat);
   if (next.tls !== previousTls) noteImplicitCertificate(config, log);
   const counts = { accounts: config.accounts.length, users: config.users.length };
@@ -140,9 +181,7 @@ function keepRestartSettings(
   const kept: Record<string, unknown> = { ...loaded };
   const before: Record<string, unknown> = { ...running };
   for (const field of RESTART_FIELDS) {
-    if (!(field in before) || JSON.stringify(kept[field]) === JSON.stringify(before[field])) {
-      continue;
-    }
+    if (JSON.stringify(kept[field]) === JSON.stringify(before[field])) continue;
     needsRestart(log, keyOf(field), kept[field], before[field]);
     kept[field] = before[field];
   }
@@ -166,7 +205,7 @@ function needsRestart(log: Logger, key: string, wanted: unknown, keeps: unknown)
 /** The implicit FTPS listener (without PROXY protocol) holds the certificate it started with. */
 function noteImplicitCertificate(config: ServerConfig, log: Logger): void {
   // Behind PROXY protocol the implicit port upgrades through the generation's upgrader.
-  const proxied = "proxyProtocol" in config && config.proxyProtocol !== "off";
+  const proxied = config.proxyProtocol !== "off";
   if (config.tls.implicitPort === 0 || proxied) return;
   log.warn("reload-needs-restart", {
     key: "cert_file",

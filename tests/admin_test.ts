@@ -318,7 +318,7 @@ Deno.test("admin: /readyz probes the accounts a reload brings", async () => {
         storage: nowhere,
       }],
     };
-    s.server.reload(await nextGeneration(config, running));
+    await s.server.reload(await nextGeneration(config, running));
     let body = await waitFor(s, "/readyz", 503);
     for (let i = 0; i < 100 && body.includes("not probed yet"); i++) {
       await new Promise((resolve) => setTimeout(resolve, 50));
@@ -330,6 +330,11 @@ Deno.test("admin: /readyz probes the accounts a reload brings", async () => {
     const metrics = (await scrape(s)).metrics;
     assertEquals(total(metrics, "cosftp_storage_ready", 'account="EXTRA"'), 0);
     assertEquals(total(metrics, "cosftp_storage_ready", 'account="TEST"'), 1);
+    // A reload that removes EXTRA again: its series goes with it.
+    await s.server.reload(await nextGeneration(running.config, s.server.generation));
+    const after = await scrape(s);
+    assert(!after.text.includes('account="EXTRA"'), after.text);
+    assertEquals(total(after.metrics, "cosftp_storage_ready", 'account="TEST"'), 1);
   });
 });
 

@@ -244,6 +244,33 @@ Deno.test("SIGHUP: an unreadable certificate rejects the reload; the old one sta
   });
 });
 
+Deno.test("SIGHUP: dropping cert_file while implicit_port runs rejects the reload", async () => {
+  const implicit = freePort();
+  // implicit_port follows key_file inside [FTPS]; the reload drops the FTPS files and the port.
+  const withImplicit = (dir: string) => ({
+    ...basicSetup(dir),
+    key: `${TLS_KEY}\nimplicit_port = ${implicit}`,
+  });
+  await withMain(withImplicit, async (r) => {
+    const text = await r.reload({ ...r.setup, cert: "", key: "" }, "reload-failed");
+    assertMatch(
+      text,
+      /reload-rejected problem=".*ftp\.conf: implicit_port: .*needs cert_file/,
+      text,
+    );
+    assert(await authTlsTrusts(r.setup.port, await Deno.readTextFile(TLS_CERT)), "FTPS stays");
+    // The implicit port still serves TLS with the certificate it started with.
+    const tcp = await Deno.connect({ hostname: "127.0.0.1", port: implicit });
+    const ca = await Deno.readTextFile(TLS_CERT);
+    const tls = await Deno.startTls(tcp, { hostname: "localhost", caCerts: [ca] });
+    try {
+      assertMatch(await lineReader(tls)(), /^220 /);
+    } finally {
+      tls.close();
+    }
+  });
+});
+
 Deno.test("SIGUSR1 reopens the log after a rename; no line is lost; json lines parse", async () => {
   await withMain((dir) => ({ ...basicSetup(dir), format: "json" }), async (r) => {
     const file = `${r.setup.dir}/log/cos_v5.log`;

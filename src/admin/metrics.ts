@@ -54,6 +54,11 @@ abstract class Metric<V> {
     return found;
   }
 
+  /** Removes every series. */
+  protected clearSeries(): void {
+    this.#series.clear();
+  }
+
   /** HELP and TYPE, then every series' samples. */
   render(): string {
     const head = `# HELP ${this.name} ${escapeHelp(this.help)}\n# TYPE ${this.name} ${this.type}\n`;
@@ -112,6 +117,11 @@ export class Gauge extends Metric<{ n: number }> {
 
   set(labels: LabelValues, value: number): void {
     this.series(labels).value.n = value;
+  }
+
+  /** Forgets every series (a collect that sets all current ones drops those gone since). */
+  clear(): void {
+    this.clearSeries();
   }
 
   override render(): string {

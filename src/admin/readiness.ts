@@ -30,6 +30,8 @@ interface Probed {
   answered: number;
   /** The last probe failure ("" after a success). */
   reason: string;
+  /** The storage probed: a reload that replaces it starts the section from never answered. */
+  storage: Storage | null;
 }
 
 /** Background probes of every account's storage. */
@@ -61,7 +63,8 @@ export class Readiness {
   /** The accounts not ready now, in config order. */
   unready(now = Date.now()): Unready[] {
     return this.current().config.accounts.flatMap(({ section }) => {
-      const probed = this.#probed.get(section) ?? { answered: 0, reason: "not probed yet" };
+      const probed = this.#probed.get(section) ??
+        { answered: 0, reason: "not probed yet", storage: null };
       if (now - probed.answered <= this.maxAgeMs) return [];
       const reason = probed.reason || `no answer for ${Math.round(this.maxAgeMs / 1000)} s`;
       return [{ section, reason }];
@@ -81,14 +84,18 @@ export class Readiness {
     const { config, storages } = this.current();
     const failures = await probeStorages(config, storages);
     const next = new Map<string, Probed>();
-    for (const account of config.accounts) {
+    config.accounts.forEach((account, i) => {
+      const storage = storages[i];
       const failure = failures.find((f) => f.account === account);
-      const before = this.#probed.get(account.section) ?? { answered: 0, reason: "" };
+      const known = this.#probed.get(account.section);
+      const answered = known?.storage === storage ? known.answered : 0;
       next.set(
         account.section,
-        failure ? { ...before, reason: failure.reason } : { answered: started, reason: "" },
+        failure
+          ? { answered, reason: failure.reason, storage }
+          : { answered: started, reason: "", storage },
       );
-    }
+    });
     this.#probed = next;
     if (this.#stopped) return;
     this.#timer = setTimeout(() => {

@@ -122,6 +122,7 @@ export class ServerMetrics {
     r.gauge("cosftp_storage_ready", "1 when the account's storage answers probes.", [
       "account",
     ], (g) => {
+      g.clear(); // accounts a reload removed
       for (const [account, ready] of live.storageReady()) g.set([account], ready ? 1 : 0);
     });
   }

@@ -128,14 +128,21 @@ export class FtpServer implements SessionServices {
   /**
    * Serves new sessions and logins from `next` (see generation.ts); sessions
    * open now keep what they hold, and what only they use is closed when they end.
+   * Refused once shutdown started (it closes the running storages): then what
+   * only `next` opened is closed and the result is false.
    */
-  reload(next: Generation): void {
+  async reload(next: Generation): Promise<boolean> {
+    if (this.#shuttingDown) {
+      await retire(next, this.#gen, []);
+      return false;
+    }
     const previous = this.#gen;
     this.#gen = next;
     this.#passiveAddress = passiveAddressOf(next.config, this.log);
     const users = retire(previous, next, [...this.#sessions.values()]);
     this.#retiring = Promise.all([this.#retiring, users]);
     this.#probeAccounts();
+    return true;
   }
 
   /** Logs every account whose storage does not answer. */
