@@ -13,7 +13,6 @@ import { type Cidr, inRanges, parseCidr } from "../config/cidr.ts";
 import type { ServerConfig } from "../config/types.ts";
 import { unmapIPv4 } from "./passive.ts";
 import { type ProxyMode, readProxyHeader } from "./proxy_protocol.ts";
-import type { TlsUpgrader } from "./tls.ts";
 
 /** How long a trusted sender has for its header: a silent peer must not hold a slot. */
 export const HEADER_TIMEOUT_MS = 5000;
@@ -82,29 +81,5 @@ export class ProxyGate {
         proxied: true,
       },
     };
-  }
-}
-
-/** A proxied control connection: ready to serve (TLS when implicit), or why it is refused. */
-export type ProxiedControl =
-  | { ok: true; conn: Deno.Conn<Deno.NetAddr>; origin: Origin }
-  | { ok: false; ip: string; reason: string };
-
-/**
- * The header, then (implicit FTPS, `upgrader` given) the TLS handshake over
- * the same connection: the balancer's header is never part of the TLS stream.
- */
-export async function admitThroughProxy(
-  gate: ProxyGate,
-  conn: Deno.Conn<Deno.NetAddr>,
-  upgrader: TlsUpgrader | null | undefined,
-): Promise<ProxiedControl> {
-  const admitted = await gate.admit(conn);
-  if (!admitted.ok || !upgrader) return admitted.ok ? { ...admitted, conn } : admitted;
-  try {
-    const secured = await upgrader.secure(conn);
-    return { ok: true, conn: secured.conn, origin: admitted.origin };
-  } catch {
-    return { ok: false, ip: admitted.origin.remote, reason: "TLS handshake failed" };
   }
 }

@@ -17,7 +17,7 @@ import type { LoggedIn, SessionServices } from "./context.ts";
 import { FtpError } from "./errors.ts";
 import { AdmissionControl } from "./limits.ts";
 import { PassiveAddress, PortPool } from "./passive.ts";
-import { admitThroughProxy, type Origin, ProxyGate } from "./proxy_gate.ts";
+import { type Origin, ProxyGate } from "./proxy_gate.ts";
 import { FtpSession } from "./session.ts";
 import {
   closeStorages,
@@ -44,6 +44,8 @@ export class FtpServer implements SessionServices {
   readonly #pool: PortPool;
   readonly #limits: AdmissionControl;
   readonly #gate: ProxyGate;
+  /** PROXY protocol connections not yet sessions (header, TLS handshake): capped, closed by shutdown. */
+  readonly #pending = new Set<Deno.Conn>();
   #nextId = 1;
   #shuttingDown = false;
   #passiveAddress: PassiveAddress;
@@ -60,9 +62,10 @@ export class FtpServer implements SessionServices {
     storages: Storage[],
     private readonly tls: Tls | null,
     context: StorageContext,
+    gate: ProxyGate,
   ) {
     this.#gen = firstGeneration(config, storages, tls?.upgrader ?? null, context);
-    this.#gate = ProxyGate.of(config);
+    this.#gate = gate;
     this.#pool = new PortPool(
       config.passivePorts.min,
       config.passivePorts.max,
@@ -99,10 +102,11 @@ export class FtpServer implements SessionServices {
     let tls: Tls | null = null;
     let server: FtpServer | undefined;
     try {
-      tls = await startTls(config, ProxyGate.of(config).on);
+      const gate = ProxyGate.of(config);
+      tls = await startTls(config, gate.on);
       admin?.start({ storages, pool: context.pool, server: () => server });
       const listener = Deno.listen({ hostname: config.listenAddress, port: config.listenPort });
-      server = new FtpServer(config, log, listener, storages, tls, context);
+      server = new FtpServer(config, log, listener, storages, tls, context, gate);
       server.#admin = admin;
       server.#probeAccounts();
       return server;
@@ -220,6 +224,7 @@ export class FtpServer implements SessionServices {
     this.listener.close();
     this.tls?.implicit?.close();
     await this.#accepting;
+    closeQuietly(...this.#pending);
     const sessions = [...this.#sessions.keys()];
     const graceful = Promise.all(
       sessions.map((s) => s.closeGracefully(421, "Server shutting down; goodbye")),
@@ -267,30 +272,82 @@ export class FtpServer implements SessionServices {
     }
   }
 
-  /** PROXY protocol: the header first (implicit FTPS: before the TLS handshake). */
+  /**
+   * PROXY protocol: the header, then admission of the header's client (bans,
+   * per-IP limit, the cap), then (implicit FTPS) the TLS handshake, so a
+   * refused client costs no handshake. Until it is a session the connection
+   * is pending: counted toward max_connection_num and closed by shutdown.
+   */
   async #admitProxied(conn: Deno.Conn<Deno.NetAddr>, secure: boolean): Promise<void> {
-    const admitted = await admitThroughProxy(this.#gate, conn, secure ? this.#gen.tls : null);
-    if (!admitted.ok) {
-      this.log.warn("proxy-refused", { ip: admitted.ip, reason: admitted.reason });
+    const upgrader = secure ? this.#gen.tls : null;
+    if (secure && !upgrader) {
+      // The implicit FTPS port without a certificate (after a reload) must never serve plaintext.
+      this.log.error("implicit-ftps-refused", { reason: "no TLS certificate loaded" });
       return closeQuietly(conn);
     }
-    this.#admit(admitted.conn, secure, admitted.origin);
+    if (this.#full(this.#pending.size)) {
+      return this.#refuse(conn, secure, "Too many connections; try later");
+    }
+    this.#pending.add(conn);
+    try {
+      const header = await this.#gate.admit(conn);
+      if (!header.ok) {
+        if (!this.#shuttingDown) {
+          this.log.warn("proxy-refused", { ip: header.ip, reason: header.reason });
+        }
+        return closeQuietly(conn);
+      }
+      const ip = header.origin.remote;
+      const refusal = this.#claim(ip, this.#pending.size - 1);
+      if (refusal) return this.#refuse(conn, secure, refusal);
+      if (!upgrader) return this.#serve(conn, false, header.origin);
+      const secured = await upgrader.secure(conn).catch(() => null);
+      if (!secured || this.#shuttingDown) {
+        if (!secured) this.log.warn("proxy-refused", { ip, reason: "TLS handshake failed" });
+        this.#limits.release(ip);
+        return closeQuietly(conn, ...(secured ? [secured.conn] : []));
+      }
+      this.#serve(secured.conn, true, header.origin);
+    } finally {
+      this.#pending.delete(conn);
+    }
   }
 
-  #admit(conn: Deno.Conn<Deno.NetAddr>, secure: boolean, origin?: Origin): void {
+  #admit(conn: Deno.Conn<Deno.NetAddr>, secure: boolean): void {
+    const origin = ProxyGate.direct(conn);
+    const refusal = this.#claim(origin.remote, this.#pending.size);
+    if (refusal) return refuse(conn, refusal);
+    this.#serve(conn, secure, origin);
+  }
+
+  /** Whether the cap is reached with `others` connections besides the sessions. */
+  #full(others: number): boolean {
     const max = this.config.maxConnections;
-    if (this.#shuttingDown || (max > 0 && this.#sessions.size >= max)) {
-      refuse(conn, this.#shuttingDown ? "Server shutting down" : "Too many connections; try later");
-      return;
-    }
-    origin ??= ProxyGate.direct(conn);
-    const ip = origin.remote;
+    return max > 0 && this.#sessions.size + others >= max;
+  }
+
+  /**
+   * Why a new connection from `ip` is refused, or null: then it holds a
+   * per-IP slot until released. `others`: pending connections besides it.
+   */
+  #claim(ip: string, others: number): string | null {
+    if (this.#shuttingDown) return "Server shutting down";
+    if (this.#full(others)) return "Too many connections; try later";
     const admission = this.#limits.admit(ip);
-    if (!admission.ok) {
-      this.log.debug("connection-refused", { ip, reason: admission.refuse });
-      refuse(conn, admission.refuse);
-      return;
-    }
+    if (admission.ok) return null;
+    this.log.debug("connection-refused", { ip, reason: admission.refuse });
+    return admission.refuse;
+  }
+
+  /** 421 on the control port; implicit FTPS has no plaintext to say it in: closed. */
+  #refuse(conn: Deno.Conn, secure: boolean, text: string): void {
+    if (secure) closeQuietly(conn);
+    else refuse(conn, text);
+  }
+
+  /** Runs a session for an admitted connection (its per-IP slot released when it ends). */
+  #serve(conn: Deno.Conn<Deno.NetAddr>, secure: boolean, origin: Origin): void {
+    const ip = origin.remote;
     const session = new FtpSession(conn, this.#nextId++, {
       config: this.config,
       log: this.log,
