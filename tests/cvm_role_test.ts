@@ -142,6 +142,29 @@ Deno.test("cvm_role: keys expiring every 3 s are replaced during an 8 s upload; 
   });
 });
 
+Deno.test("cvm_role: the same key id with a later ExpiredTime is used on, past its first expiry", async () => {
+  const meta = startMetadataEmulator({ lifetimeSeconds: 3, extendSameKey: true });
+  await withRoleServer(meta, async (s) => {
+    const c = await RawClient.login(s.port);
+    try {
+      const started = Date.now();
+      for (let i = 0; Date.now() - started < 7000; i++) {
+        const bytes = randomBytes(10_000 + i);
+        await c.store(`renewed-${i}.bin`, bytes);
+        assertEquals(await c.retrieve(`renewed-${i}.bin`), bytes);
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    } finally {
+      c.close();
+    }
+    assertEquals(meta.issued.length, 1, "the service kept one key id");
+    assertEquals(assertAllSignedByRole(s.emulator, meta).size, 1);
+    const log = await s.logText();
+    assert(!log.includes("expired"), "no request failed on expired keys");
+    assertNoSecrets(log, meta);
+  });
+});
+
 /** A config file for main.ts: account 0 on the role, against the two emulators. */
 function roleConfigText(emulator: CosEmulator, meta: MetadataEmulator, role: string): string {
   return [
@@ -264,12 +287,12 @@ Deno.test("COS_SECURITY_TOKEN: STS keys from the environment sign with their tok
   });
   assertEquals(shared.securityToken, sts.token);
   const own = storageFrom({
-    COS_SECRET_ID: sts.secretId,
-    COS_SECRET_KEY: sts.secretKey,
+    COS_SECRET_ID_COS_ACCOUNT_0: sts.secretId,
+    COS_SECRET_KEY_COS_ACCOUNT_0: sts.secretKey,
     COS_SECURITY_TOKEN: "other",
     COS_SECURITY_TOKEN_COS_ACCOUNT_0: sts.token,
   });
-  assertEquals(own.securityToken, sts.token, "the section's own variable wins");
+  assertEquals(own.securityToken, sts.token, "the section's own keys take its own token");
   await withServer<CosServerOptions, void>({
     storage: "cos",
     emulator: { temporaryKeys: lookup },
@@ -304,6 +327,33 @@ Deno.test("COS_SECURITY_TOKEN: STS keys from the environment sign with their tok
     );
     for (const secret of [sts.secretKey, sts.token]) assert(!failure.includes(secret));
   });
+});
+
+Deno.test("COS_SECURITY_TOKEN: only accounts whose keys come from the same place get it", () => {
+  const account = (n: number, extra: string) =>
+    `[COS_ACCOUNT_${n}]\ncos_bucket = b-1250000000\ncos_region = ap-guangzhou\nhome_dir = /h${n}\n` +
+    `ftp_login_user_name = u${n}\nftp_login_user_password = p\nauthority = RW\n${extra}`;
+  const text = account(0, "cos_secretid = fileId\ncos_secretkey = fileKey\n") +
+    account(1, "") + account(2, "") +
+    account(3, "cos_secretid = i3\ncos_secretkey = k3\ncos_security_token = fileToken\n");
+  const result = parseConfig(text, "t.conf", {
+    COS_SECRET_ID: "sharedId",
+    COS_SECRET_KEY: "sharedKey",
+    COS_SECURITY_TOKEN: "sharedToken",
+    COS_SECRET_ID_COS_ACCOUNT_2: "ownId",
+    COS_SECRET_KEY_COS_ACCOUNT_2: "ownKey",
+  }, "/");
+  assertEquals(result.errors, []);
+  const tokens = result.config!.accounts.map((a) => {
+    const storage = a.storage as CosStorageConfig;
+    return [storage.secretId, storage.securityToken];
+  });
+  assertEquals(tokens, [
+    ["fileId", undefined],
+    ["sharedId", "sharedToken"],
+    ["ownId", undefined],
+    ["i3", "fileToken"],
+  ]);
 });
 
 Deno.test("cos_credentials and cvm_metadata_url: read, defaulted and checked at their line", () => {

@@ -13,7 +13,7 @@ import { fail, ok, type Parser } from "./values.ts";
 export const DEFAULT_METADATA_URL = "http://metadata.tencentyun.com";
 
 /** CAM role names: letters, digits and `+=,.@_-`, at most 128. */
-const ROLE_NAME = /^[\w+=,.@-]{1,128}$/;
+export const ROLE_NAME = /^[\w+=,.@-]{1,128}$/;
 
 /**
  * `keys` -> undefined (cos_secretid/cos_secretkey or the environment),

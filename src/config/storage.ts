@@ -59,31 +59,47 @@ const CREDENTIAL_ENV: Readonly<Record<string, string>> = {
   [KEYS.securityToken.key]: "COS_SECURITY_TOKEN",
 };
 
-/** `[S]` key, else env `<NAME>_<S>` (S upper-cased, non-alphanumerics as `_`), else env `<NAME>`. */
+/** Where a credential was found: the section, its own variable, or the shared one. */
+type CredentialOrigin = "file" | "own" | "shared";
+
+/**
+ * `[S]` key, else env `<NAME>_<S>` (S upper-cased, non-alphanumerics as `_`), else env `<NAME>`.
+ * The token comes only from where the secret id came from: a shared COS_SECURITY_TOKEN
+ * belongs to the shared keys, and would make another account's requests fail with 403.
+ */
 function readCredentials(section: SectionReader, ctx: AccountContext): Credentials {
   const cvmRole = readKey(section, KEYS.cvmRole, defaultOf(KEYS.cvmRole), ctx.log);
   if (cvmRole !== undefined) return { cvmRole };
-  return {
-    secretId: credential(section, KEYS.secretId, ctx),
-    secretKey: credential(section, KEYS.secretKey, ctx),
-    securityToken: credential(section, KEYS.securityToken, ctx),
-  };
+  const secretId = credential(section, KEYS.secretId, ctx);
+  const secretKey = credential(section, KEYS.secretKey, ctx);
+  const token = credential(section, KEYS.securityToken, ctx, secretId?.origin);
+  return { secretId: secretId?.value, secretKey: secretKey?.value, securityToken: token?.value };
 }
 
+/** The credential and where it was found; `only` limits the search to that origin. */
 function credential(
   section: SectionReader,
   spec: CredentialSpec,
   ctx: AccountContext,
-): string | undefined {
+  only?: CredentialOrigin,
+): { value: string; origin: CredentialOrigin } | undefined {
+  // Read even when not used, so that a bad value still gets its error.
   const fromFile = readKey<AccountFields, CredentialSpec["field"], undefined>(
     section,
     spec,
     undefined,
     ctx.log,
   );
-  if (fromFile !== undefined) return fromFile;
   const [own, shared] = envNames(section, spec.key);
-  return nonEmpty(ctx.env[own]) ?? nonEmpty(ctx.env[shared]);
+  const found: [CredentialOrigin, string | undefined][] = [
+    ["file", fromFile],
+    ["own", nonEmpty(ctx.env[own])],
+    ["shared", nonEmpty(ctx.env[shared])],
+  ];
+  for (const [origin, value] of found) {
+    if (value !== undefined && (only === undefined || only === origin)) return { value, origin };
+  }
+  return undefined;
 }
 
 /** The section's own variable and the shared one for a credential key. */

@@ -24,6 +24,8 @@ export interface MetadataEmulatorOptions {
   /** Life of each key set, in whole seconds. Default 3600. */
   lifetimeSeconds?: number;
   mode?: MetadataMode;
+  /** Renew by giving the current key a later ExpiredTime instead of issuing a new one. */
+  extendSameKey?: boolean;
 }
 
 /** A key set the service handed out. */
@@ -57,8 +59,13 @@ export function startMetadataEmulator(options: MetadataEmulatorOptions = {}): Me
   const current = (): IssuedKey => {
     const last = issued.at(-1);
     if (last && last.expiresAt - Date.now() >= (lifetime * 1000) / 2) return last;
-    serial++;
     const expiresAt = (Math.floor(Date.now() / 1000) + lifetime) * 1000;
+    if (last && options.extendSameKey) {
+      // In place, so that `lookup` (the COS emulator) sees the new expiry too.
+      last.expiresAt = expiresAt;
+      return last;
+    }
+    serial++;
     const key = {
       secretId: `AKIDtmp${serial}x${crypto.randomUUID().replaceAll("-", "")}`,
       secretKey: `tmpkey${serial}${crypto.randomUUID()}`,

@@ -15,6 +15,7 @@
 
 import type { CosStorageConfig } from "../../config/types.ts";
 import { printable } from "../../config/show.ts";
+import { ROLE_NAME } from "../../config/credentials.ts";
 import { StorageError } from "../errors.ts";
 
 /** Keys to sign one request with. */
@@ -62,7 +63,8 @@ export function keySource(config: CosStorageConfig): KeySource {
     };
     return { fixed, current: () => Promise.resolve(fixed), release: () => {} };
   }
-  const base = config.metadataUrl ?? "http://metadata.tencentyun.com";
+  // Config fills metadataUrl for every role account (DEFAULT_METADATA_URL when unset).
+  const base = config.metadataUrl!;
   const where = `${base}|${config.cvmRole}`;
   let source = ROLES.get(where);
   if (!source) {
@@ -136,7 +138,13 @@ class RoleKeys {
     if (this.#failure && now < this.#failure.until) throw this.#failure.error;
     const fresh = await this.#refresh();
     if (Date.now() >= fresh.usableUntil) {
-      throw this.#error(`${this.base}${CREDENTIALS_PATH}`, "the keys it returned have expired");
+      const error = this.#error(
+        `${this.base}${CREDENTIALS_PATH}`,
+        "the keys it returned have expired",
+      );
+      // Expired keys are a failed fetch: hold it, or every request would ask again at once.
+      this.#failure = { error, until: Date.now() + FAILURE_HOLD_MS };
+      throw error;
     }
     return fresh.keys;
   }
@@ -159,7 +167,7 @@ class RoleKeys {
 
   #adopt(fresh: Held): Held {
     const old = this.#held;
-    if (old && old.keys.secretId === fresh.keys.secretId) {
+    if (old && old.keys.secretId === fresh.keys.secretId && fresh.expiresAt <= old.expiresAt) {
       // The service still hands out the same keys: ask again later, not on every request.
       this.#postpone();
       return old;
@@ -194,7 +202,7 @@ class RoleKeys {
     const text = await this.#get(url, "no role is bound to this instance");
     const role = text.split(/\r?\n/).map((line) => line.trim()).find((line) => line !== "");
     if (role === undefined) throw this.#error(url, "no role is bound to this instance");
-    if (!/^[\w+=,.@-]{1,128}$/.test(role)) {
+    if (!ROLE_NAME.test(role)) {
       throw this.#error(url, "the role list is not a role name");
     }
     return role;
