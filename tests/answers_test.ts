@@ -14,8 +14,12 @@ import { freePort, startServer, type TestServer } from "./support/server.ts";
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-async function withCos(fn: (s: CosTestServer, c: RawClient) => Promise<void>): Promise<void> {
-  const server = await startCosServer();
+/** Runs `fn` with a logged-in raw client on a fresh server; stops both after. */
+async function withLoggedIn<S extends { port: number; stop(): Promise<void> }>(
+  start: () => Promise<S>,
+  fn: (s: S, c: RawClient) => Promise<void>,
+): Promise<void> {
+  const server = await start();
   const client = await RawClient.login(server.port);
   try {
     await fn(server, client);
@@ -25,16 +29,10 @@ async function withCos(fn: (s: CosTestServer, c: RawClient) => Promise<void>): P
   }
 }
 
-async function withLocal(fn: (s: TestServer, c: RawClient) => Promise<void>): Promise<void> {
-  const server = await startServer();
-  const client = await RawClient.login(server.port);
-  try {
-    await fn(server, client);
-  } finally {
-    client.close();
-    await server.stop();
-  }
-}
+const withCos = (fn: (s: CosTestServer, c: RawClient) => Promise<void>) =>
+  withLoggedIn(() => startCosServer(), fn);
+const withLocal = (fn: (s: TestServer, c: RawClient) => Promise<void>) =>
+  withLoggedIn(() => startServer(), fn);
 
 /** Names of a LIST listing (the 9th field on). */
 function listNames(text: string): string[] {

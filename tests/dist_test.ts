@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import { VERSION } from "../src/version.ts";
 import { tarballName } from "../tools/dist.ts";
 import { assert, assertMatch } from "./support/assert.ts";
+import { exists } from "./support/server.ts";
 
 /** The repository root (this file lives in tests/). */
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -259,17 +260,6 @@ async function roundTripOffline(launcher: string): Promise<void> {
     }
   } finally {
     await Deno.remove(cwd, { recursive: true });
-  }
-}
-
-/** Whether anything (file, directory, link) is at `path`. */
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
   }
 }
 

@@ -9,6 +9,7 @@
 import { SCALAR_KEYS } from "../src/config/keys.ts";
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
 import { needs } from "./support/clients.ts";
+import { exists } from "./support/server.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const UNIT = `${ROOT}deploy/systemd/cos-ftp-server.service`;
@@ -27,16 +28,6 @@ function directive(unit: string, name: string): string {
   const values = [...unit.matchAll(new RegExp(`^${name}=(.*)$`, "gm"))].map((m) => m[1]);
   assert(values.length > 0, `${name}= missing from the unit`);
   return values.at(-1)!;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
 }
 
 function defaultOf(key: string): number {

@@ -113,3 +113,14 @@ export function freePort(): number {
 
 /** The permissions the server runs with (`deno task serve`), for tests that start main.ts. */
 export { SERVER_PERMISSIONS } from "../../tools/permissions.ts";
+
+/** Whether anything (file, directory, link) is at `path`. */
+export async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
