@@ -31,11 +31,21 @@ export interface Load {
   budgetBytes: number;
   /** Whole-object COS downloads with verify_checksums on (0 when left out). */
   verifiedDownloads?: number;
+  /** Sessions open at once, transferring or not (0 when left out). */
+  sessions?: number;
+  /** Directory listings streaming at once (0 when left out). */
+  listings?: number;
 }
+
+/** What one open session holds (calibrated by the bench's 300-session load). */
+export const SESSION_BYTES = 1 * MIB;
+/** What one listing in progress holds (calibrated by the bench's 100,000-object listing). */
+export const LISTING_BYTES = 16 * MIB;
 
 /** The bound for `load` above an idle RSS of `idleRss`. */
 export function memoryBoundBytes(idleRss: number, load: Load): number {
   const parts = Math.min(load.budgetBytes, load.uploads * (load.threads + 1) * load.partBytes);
   return idleRss + 64 * MIB + parts + load.transfers * 4 * MIB +
-    (load.verifiedDownloads ?? 0) * 2 * MIB;
+    (load.verifiedDownloads ?? 0) * 2 * MIB + (load.sessions ?? 0) * SESSION_BYTES +
+    (load.listings ?? 0) * LISTING_BYTES;
 }
