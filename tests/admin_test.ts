@@ -9,6 +9,7 @@
 import { Readable, Writable } from "node:stream";
 import { formatNumber, Registry } from "../src/admin/metrics.ts";
 import { formatIssue, parseConfig } from "../src/config/load.ts";
+import { isLoopback } from "../src/config/admin_listen.ts";
 import type { CosStorageConfig, ServerConfig } from "../src/config/types.ts";
 import { assert, assertEquals } from "./support/assert.ts";
 import { nextGeneration } from "../src/ftp/generation.ts";
@@ -358,4 +359,28 @@ Deno.test("admin: [ADMIN] listen is checked with file:line; off by default", () 
     new RegExp(`f\\.conf:${line}: probe_interval: must be at least 0\\.1`)
       .test(issues("probe_interval = 0\n")),
   );
+});
+
+// Decides the admin-not-loopback warning: IPv4-mapped 127.x is loopback too.
+Deno.test("admin: isLoopback knows loopback in any spelling, IPv4-mapped included", () => {
+  const loopback = [
+    "127.0.0.1",
+    "127.3.2.1",
+    "::1",
+    "0:0:0:0:0:0:0:1",
+    "::ffff:127.0.0.1",
+    "::FFFF:127.9.9.9",
+    "0:0:0:0:0:ffff:7f00:1",
+  ];
+  for (const host of loopback) assert(isLoopback(host), host);
+  const reachable = [
+    "0.0.0.0",
+    "::",
+    "10.0.0.1",
+    "::ffff:10.0.0.1",
+    "::ffff:0.0.0.0",
+    "::127.0.0.1",
+    "fe80::1",
+  ];
+  for (const host of reachable) assert(!isLoopback(host), host);
 });

@@ -35,7 +35,15 @@ export const parseAdminListen: Parser<string> = (raw) => {
   return typeof parsed === "string" ? fail(parsed) : ok(raw);
 };
 
-/** Whether the admin listener is reachable from this machine only. */
+/**
+ * Whether the admin listener is reachable from this machine only: 127.0.0.0/8, ::1, and
+ * 127.0.0.0/8 written as IPv4-mapped IPv6 (::ffff:127.0.0.1, which binds the same loopback).
+ */
 export function isLoopback(hostname: string): boolean {
-  return /^127\./.test(hostname) || hostname === "::1";
+  if (isIP(hostname) === 4) return hostname.startsWith("127.");
+  if (isIP(hostname) !== 6) return false;
+  // The URL parser writes any IPv6 spelling one way: [::1], and [::ffff:7f00:1] for a
+  // mapped 127.0.0.1 (also written 0:0:0:0:0:ffff:127.0.0.1 or ::FFFF:7F00:1).
+  const canonical = new URL(`http://[${hostname}]/`).hostname;
+  return canonical === "[::1]" || /^\[::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}\]$/.test(canonical);
 }
