@@ -380,3 +380,90 @@ Deno.test("refused: a trusted sender without a header, and a valid header from a
     assertMatch(log, /proxy-refused .*ip=127\.0\.0\.1 .*not from proxy_trusted_networks/);
   });
 });
+
+/** Everything the server sends before it closes, or null if it is still open after `ms`. */
+async function closedWithin(conn: Deno.Conn, ms: number): Promise<string | null> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<null>((resolve) => timer = setTimeout(() => resolve(null), ms));
+  try {
+    return await Promise.race([readAllText(conn), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+Deno.test("limits and bans count the header's client: 421 on the control port", async () => {
+  await withServer({
+    adjust: (c) => {
+      c.proxyProtocol = "v1";
+      c.maxConnectionsPerIp = 1;
+      c.banAfterFailures = 1;
+      c.loginFailDelayMs = 0;
+    },
+  }, async (s) => {
+    const first = new Replies(await proxiedConn(s.port, "198.51.100.20"));
+    assertEquals((await first.next()).slice(0, 3), "220");
+    // The same client again (through the same sender): over its limit.
+    const again = await proxiedConn(s.port, "198.51.100.20");
+    assertMatch(await readAllText(again), /^421 .*\r\n$/);
+    // Another client through the same sender is not: the limit is per header client.
+    const other = new Replies(await proxiedConn(s.port, "198.51.100.21"));
+    assertEquals((await other.next()).slice(0, 3), "220");
+    // One failed login bans 198.51.100.21 (ban_after_failures = 1), not the sender.
+    await other.send("USER demo");
+    assertEquals((await other.send("PASS wrong")).slice(0, 3), "530");
+    await other.send("QUIT");
+    // The ban is counted before the 530 goes out: the next connection meets it.
+    const banned = await proxiedConn(s.port, "198.51.100.21");
+    assertMatch(await readAllText(banned), /^421 Temporarily banned/);
+    const third = new Replies(await proxiedConn(s.port, "198.51.100.22"));
+    assertEquals((await third.next()).slice(0, 3), "220");
+    await third.send("QUIT");
+    await first.send("QUIT");
+    assertMatch(await s.logText(), /banned .*ip=198\.51\.100\.21/);
+  });
+});
+
+Deno.test("implicit FTPS: a client over its limit by the header is closed before any TLS handshake", async () => {
+  await withServer({
+    tls: { implicit: true },
+    adjust: (c) => {
+      c.proxyProtocol = "v1";
+      c.maxConnectionsPerIp = 1;
+    },
+  }, async (s) => {
+    const port = s.server.implicitAddress!.port;
+    const caCerts = [await Deno.readTextFile(TLS_CERT)];
+    const tls = await Deno.startTls(await proxiedConn(port, "198.51.100.30"), {
+      hostname: "localhost",
+      caCerts,
+    });
+    const first = new Replies(tls);
+    assertEquals((await first.next()).slice(0, 3), "220");
+    // No ClientHello is sent: a server starting a handshake would wait for it, not close.
+    const again = await proxiedConn(port, "198.51.100.30");
+    assertEquals(await closedWithin(again, 3000), "", "closed at once, no byte sent");
+    const other = await Deno.startTls(await proxiedConn(port, "198.51.100.31"), {
+      hostname: "localhost",
+      caCerts,
+    });
+    assertEquals((await new Replies(other).next()).slice(0, 3), "220");
+    other.close();
+    await first.send("QUIT");
+    tls.close();
+  });
+});
+
+Deno.test("shutdown closes a connection still waiting for its PROXY header, at once", async () => {
+  await withServer({ adjust: (c) => c.proxyProtocol = "v1" }, async (s) => {
+    const waiting = await Deno.connect({ hostname: "127.0.0.1", port: s.port });
+    // Half a header: the server has accepted it and now waits (up to 5 s) for the rest.
+    await waiting.write(text("PROXY TCP4 198.51.100"));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const started = Date.now();
+    await s.server.shutdown();
+    const took = Date.now() - started;
+    assert(took < 2000, `shutdown took ${took} ms; the header wait would have held it 5 s`);
+    assertEquals(await closedWithin(waiting, 1000), "", "the socket sees EOF");
+  });
+});
