@@ -16,7 +16,11 @@
  * upload, default 2048), BENCH_PARALLEL (default 50), BENCH_PARALLEL_MIB
  * (default 20), BENCH_PART_MIB (min_part_size for COS, default 8), BENCH_SMALL
  * (small files per run, default 500), BENCH_ONLY=retr (only the COS download
- * rows: each file is uploaded once, untimed).
+ * rows: each file is uploaded once, untimed). BENCH_LOADS=1 (or "loads" in
+ * BENCH_BACKENDS) adds the memory loads of tools/bench/loads.ts after the rest:
+ * a 50 GiB unknown-length COS upload, LIST of a 100,000-object directory and
+ * 300 concurrent sessions (sized by BENCH_LOADS_GIB, BENCH_LOADS_OBJECTS,
+ * BENCH_LOADS_SESSIONS, BENCH_LOADS_SECONDS).
  */
 
 import { type Load, MEMORY_BOUND_DOC, memoryBoundBytes } from "./bench/memory.ts";
@@ -33,6 +37,7 @@ import {
   type Target,
   transfer,
 } from "./bench/versus.ts";
+import { benchLoads } from "./bench/loads.ts";
 import { partSize } from "../src/storage/cos/multipart.ts";
 
 const MIB = 1024 * 1024;
@@ -46,6 +51,7 @@ const SMALL_FILES = env("BENCH_SMALL", 500);
 const SMALL_RUNS = 3;
 const BACKENDS = (Deno.env.get("BENCH_BACKENDS") ?? "cos,local,tls,ops").split(",");
 const RETR_ONLY = Deno.env.get("BENCH_ONLY") === "retr";
+const LOADS = Deno.env.get("BENCH_LOADS") === "1" || BACKENDS.includes("loads");
 const TARGET_RATIO = 0.8;
 const RUNS = 5;
 /** The gateway's part size (default min_part_size), which the SDK baseline copies. */
@@ -89,6 +95,7 @@ async function main(): Promise<void> {
   } finally {
     for (const peer of started.peers) await peer.stop();
   }
+  if (LOADS && !RETR_ONLY) await benchLoads(work, rows);
   printTable();
   const opsOk = BACKENDS.includes("ops") && !RETR_ONLY ? await benchOperations() : true;
   if (rows.some((r) => !r.ok) || !opsOk) Deno.exit(1);
