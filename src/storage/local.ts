@@ -10,6 +10,7 @@
 import { StorageError } from "./errors.ts";
 import { baseName, parentPath } from "./keys.ts";
 import { toStorageError } from "./local_errors.ts";
+import { reusedChunks } from "./reused_chunks.ts";
 import type { Entry, ListOptions, ReadOptions, Storage, WriteOptions, WriteSink } from "./types.ts";
 
 /** Name of the staging directory inside the root; no key may use it. */
@@ -304,40 +305,29 @@ function moveInto(temp: string, target: string): void {
 }
 
 /**
- * The next `size` bytes of `file` in chunks of up to 1 MiB, each buffer no
- * larger than what is left (a fresh zeroed 1 MiB per small file kept the
- * garbage collector busy).
+ * The next `size` bytes of `file` in chunks of up to 1 MiB, read into
+ * reused buffers no larger than the file (a fresh zeroed 1 MiB per chunk
+ * kept the garbage collector busy and memory high under many downloads).
  */
 function readInBatches(file: Deno.FsFile, size: number): ReadableStream<Uint8Array> {
   let left = size;
-  const close = () => {
-    try {
-      file.close();
-    } catch {
-      // Already closed.
-    }
-  };
-  return new ReadableStream({
-    async pull(controller) {
-      if (left <= 0) {
-        close();
-        return controller.close();
-      }
-      const buffer = new Uint8Array(Math.min(READ_BATCH_BYTES, left));
-      const read = await file.read(buffer).catch((error) => {
-        close();
-        throw error;
-      });
-      if (read === null) {
-        close();
-        controller.close();
-      } else {
-        left -= read;
-        controller.enqueue(buffer.subarray(0, read));
+  return reusedChunks(
+    async (buffer) => {
+      if (left <= 0) return null;
+      const read = await file.read(buffer.subarray(0, Math.min(buffer.length, left)));
+      if (read === null) return null;
+      left -= read;
+      return buffer.subarray(0, read);
+    },
+    Math.max(1, Math.min(READ_BATCH_BYTES, size)),
+    () => {
+      try {
+        file.close();
+      } catch {
+        // Already closed.
       }
     },
-    cancel: close,
-  });
+  );
 }
 
 async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {

@@ -77,7 +77,11 @@ export interface Storage {
   stat(key: string): Promise<Entry | null>;
   /** Whether directory `dir` exists, explicitly or implicitly. The root always exists. */
   isDirectory(dir: string): Promise<boolean>;
-  /** The file's bytes from `offset` on. */
+  /**
+   * The file's bytes from `offset` on. Chunks are views of reused buffers
+   * (src/storage/reused_chunks.ts): copy or send a chunk before reading the
+   * next but one.
+   */
   read(key: string, options?: ReadOptions): Promise<ReadableStream<Uint8Array>>;
   /** Starts an upload to `key`; with `keepBytes`, one that keeps the head of the existing file. */
   write(key: string, options?: WriteOptions): Promise<WriteSink>;

@@ -14,8 +14,19 @@
  * forever. Waiters are served in order, so a large part is not starved by a
  * stream of small ones.
  *
+ * Memory goes back as soon as it is not needed (issue 10): a buffer dropped
+ * from the pool is detached, which frees it at once (left to the garbage
+ * collector, dropped 128 MiB parts stayed resident while an upload that had
+ * grown to 256 MiB parts allocated its new ones: 247 MiB above the bound);
+ * a returned buffer smaller than the latest part size taken is dropped, as
+ * the uploads it served have moved on to larger parts; free buffers unused for
+ * {@link IDLE_RELEASE_MS} are dropped, so RSS falls back after a burst.
+ *
  * @module
  */
+
+/** Free buffers untouched this long are freed. */
+export const IDLE_RELEASE_MS = 2000;
 
 interface Waiter {
   size: number;
@@ -29,6 +40,9 @@ export class PartBufferPool {
   /** Bytes of all buffers that exist (free or taken). */
   #allocated = 0;
   #freeBytes = 0;
+  /** Size of the latest buffer handed out. */
+  #latestSize = 0;
+  #idleTimer: ReturnType<typeof setTimeout> | undefined;
 
   /** `capacity`: the most bytes all buffers together may hold. */
   constructor(readonly capacity: number) {}
@@ -47,16 +61,46 @@ export class PartBufferPool {
     return new Promise((resolve) => this.#waiters.push({ size, resolve }));
   }
 
+  /** Bytes of free buffers kept for reuse. */
+  get freeBytes(): number {
+    return this.#freeBytes;
+  }
+
   /** Returns a buffer and serves waiting parts in order. */
   give(buffer: Uint8Array<ArrayBuffer>): void {
-    const list = this.#free.get(buffer.length) ?? [];
-    list.push(buffer);
-    this.#free.set(buffer.length, list);
-    this.#freeBytes += buffer.length;
+    const wanted = this.#waiters.some((waiter) => waiter.size === buffer.length);
+    if (buffer.length < this.#latestSize && !wanted) {
+      this.#allocated -= buffer.length;
+      release(buffer);
+    } else {
+      const list = this.#free.get(buffer.length) ?? [];
+      list.push(buffer);
+      this.#free.set(buffer.length, list);
+      this.#freeBytes += buffer.length;
+    }
     while (this.#waiters.length > 0 && this.#fits(this.#waiters[0].size)) {
       const waiter = this.#waiters.shift()!;
       waiter.resolve(this.#grab(waiter.size));
     }
+    this.#armIdleRelease();
+  }
+
+  /** Frees every free buffer. */
+  releaseFree(): void {
+    for (const list of this.#free.values()) {
+      for (const buffer of list.splice(0)) release(buffer);
+    }
+    this.#allocated -= this.#freeBytes;
+    this.#freeBytes = 0;
+  }
+
+  #armIdleRelease(): void {
+    clearTimeout(this.#idleTimer);
+    if (this.#freeBytes === 0) return;
+    const timer = setTimeout(() => this.releaseFree(), IDLE_RELEASE_MS);
+    // A pending release must not keep the process alive.
+    Deno.unrefTimer(timer);
+    this.#idleTimer = timer;
   }
 
   /** Whether a buffer of `size` can be had now (a free one, or room once free ones are dropped). */
@@ -65,6 +109,7 @@ export class PartBufferPool {
   }
 
   #grab(size: number): Uint8Array<ArrayBuffer> {
+    this.#latestSize = size;
     const reused = this.#free.get(size)?.pop();
     if (reused) {
       this.#freeBytes -= size;
@@ -79,12 +124,17 @@ export class PartBufferPool {
   #dropFreeUntil(size: number): void {
     for (const [length, list] of this.#free) {
       while (list.length > 0 && this.#allocated + size > this.capacity) {
-        list.pop();
+        release(list.pop()!);
         this.#allocated -= length;
         this.#freeBytes -= length;
       }
     }
   }
+}
+
+/** Frees `buffer`'s memory now: detaching releases its backing store without waiting for GC. */
+function release(buffer: Uint8Array<ArrayBuffer>): void {
+  buffer.buffer.transfer(0);
 }
 
 /** Bytes gathered into one part buffer. */

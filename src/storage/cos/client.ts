@@ -34,6 +34,8 @@ export interface CosClient {
   ): Promise<Record<string, string>>;
   /** Hears about every request (for the metrics); the SDK is wrapped to report its own. */
   observe?: CosRequestObserver;
+  /** How long a request may wait for its answer's head (the account's timeout). */
+  timeoutMs: number;
 }
 
 /**
@@ -90,7 +92,7 @@ export function createCosClient(
   const http = releasingKeys(Deno.createHttpClient({ allowHost: true }), keys);
   const own = keysFirst(new COS(options), keys);
   const sdk = observe ? observedSdk(own, observe) : own;
-  return { sdk, bucket: config.bucket, region, bucketHost, origin, http, sign, observe };
+  return { sdk, bucket: config.bucket, region, bucketHost, origin, http, sign, observe, timeoutMs };
 }
 
 /**

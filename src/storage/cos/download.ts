@@ -8,7 +8,11 @@
 import { withRetry } from "../retry.ts";
 import type { CosClient } from "./client.ts";
 import { signedFetch } from "./http.ts";
+import { reusedChunksOf } from "../reused_chunks.ts";
 import { crcFromHeaders, verifyingStream } from "./verify.ts";
+
+/** Size of each reused download buffer (a read returns what has arrived, up to this). */
+const DOWNLOAD_BUFFER_BYTES = 256 * 1024;
 
 /**
  * GETs `key` from byte `offset` on; retries transient failures before the body starts.
@@ -26,7 +30,9 @@ export function openDownload(
   const headers: Record<string, string> = offset > 0 ? { range: `bytes=${offset}-` } : {};
   return withRetry(async () => {
     const response = await signedFetch(client, { method: "get", key, headers, timeoutMs });
-    const body = response.body ?? new ReadableStream({ start: (c) => c.close() });
+    const body = response.body === null
+      ? new ReadableStream<Uint8Array>({ start: (c) => c.close() })
+      : reusedChunksOf(response.body, DOWNLOAD_BUFFER_BYTES);
     const expected = verify && offset === 0 ? crcFromHeaders(response.headers) : null;
     return expected === null ? body : verifyingStream(body, expected, key);
   });

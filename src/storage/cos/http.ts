@@ -1,6 +1,7 @@
 /**
  * Signed COS requests through Deno's own HTTP client, for the requests that
- * move file bytes (GET Object, PUT Object, UploadPart). The SDK's node:http
+ * move file bytes (GET Object, PUT Object, UploadPart) and for listings
+ * (GET Bucket, see listing.ts). The SDK's node:http
  * emulation parses every body byte in a WebAssembly HTTP parser, which on 2
  * cores held downloads to 0.73 of the SDK's own speed (this path: 1.1-1.2x),
  * and hung a streamed request body ~90 s on a pooled connection COS had
@@ -9,7 +10,7 @@
  * @module
  */
 
-import { StorageError } from "../errors.ts";
+import { STORAGE_UNAVAILABLE, StorageError } from "../errors.ts";
 import type { CosClient } from "./client.ts";
 import { fromCosError } from "./errors.ts";
 import { outcomeOf } from "./observe.ts";
@@ -17,8 +18,12 @@ import { outcomeOf } from "./observe.ts";
 /** One request to send. */
 export interface SignedRequest {
   method: "get" | "put";
-  /** The full object key. */
+  /** The full object key ("" for a bucket request). */
   key: string;
+  /** The COS API name, for the metrics (default: from method and query). */
+  operation?: string;
+  /** What errors name (default: the key). */
+  what?: string;
   query?: Record<string, string>;
   headers?: Record<string, string>;
   body?: ReadableStream<Uint8Array<ArrayBuffer>>;
@@ -29,7 +34,10 @@ export interface SignedRequest {
 /** Sends `request`; the response when it is 2xx, else the COS error as a StorageError. */
 export async function signedFetch(client: CosClient, request: SignedRequest): Promise<Response> {
   const query = request.query ?? {};
-  const search = new URLSearchParams(query).toString();
+  // Not URLSearchParams: its "+" for a space would reach COS as a literal plus in a listing prefix.
+  const search = Object.entries(query).map(([name, value]) =>
+    `${encodeSegment(name)}=${encodeSegment(value)}`
+  ).join("&");
   const url = `${client.origin}/${encodeObjectPath(request.key)}${search ? `?${search}` : ""}`;
   const headers = {
     ...request.headers,
@@ -50,18 +58,26 @@ export async function signedFetch(client: CosClient, request: SignedRequest): Pr
     });
   } catch (error) {
     const reason = controller.signal.aborted ? "timed out" : (error as Error).message;
-    throw new StorageError("transient", `${request.key}: COS request failed: ${reason}`);
+    // The client hears only that storage is unavailable; the network's words go to the log.
+    const what = request.what ?? (request.key || "/");
+    throw new StorageError(
+      "transient",
+      `${what}: ${STORAGE_UNAVAILABLE}`,
+      "",
+      `COS request failed: ${reason}`,
+    );
   } finally {
     clearTimeout(timer);
     // Time to the response head: a download's body is the transfer's time, not COS's latency.
     client.observe?.(operationOf(request), outcomeOf(response?.status), secondsSince(started));
   }
   if (response.ok) return response;
-  throw await errorFrom(response, request.key);
+  throw await errorFrom(response, request.what ?? request.key);
 }
 
 /** The COS API name of a signed request, like the SDK methods the other requests are named by. */
 function operationOf(request: SignedRequest): string {
+  if (request.operation) return request.operation;
   if (request.method === "get") return "getObject";
   return request.query?.partNumber === undefined ? "putObject" : "uploadPart";
 }
@@ -85,10 +101,13 @@ async function errorFrom(response: Response, key: string): Promise<StorageError>
 
 /** The object path as COS (and the SDK) encode it: every segment URI-encoded, `!'()*` too. */
 export function encodeObjectPath(key: string): string {
-  return key.split("/").map((segment) =>
-    encodeURIComponent(segment).replace(
-      /[!'()*]/g,
-      (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
-    )
-  ).join("/");
+  return key.split("/").map(encodeSegment).join("/");
+}
+
+/** One path segment or query value, URI-encoded as COS signs it: `!'()*` too. */
+function encodeSegment(text: string): string {
+  return encodeURIComponent(text).replace(
+    /[!'()*]/g,
+    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
 }
