@@ -6,6 +6,7 @@
  * checked for the bytes it yields.
  */
 
+import { QUIET_MS, workStarted } from "../src/idle_gc.ts";
 import { IDLE_RELEASE_MS, PartBufferPool } from "../src/storage/cos/buffers.ts";
 import { decodeXmlText, parseListBucketResult } from "../src/storage/cos/bucket_xml.ts";
 import { reusedChunks, reusedChunksOf, RING_SIZE } from "../src/storage/reused_chunks.ts";
@@ -133,3 +134,18 @@ async function collect(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> 
   for (const chunk of chunks) out.set(chunk, (at += chunk.length) - chunk.length);
   return out;
 }
+
+Deno.test("memory: once work has ended and the server is quiet, the heap is collected", async () => {
+  const ended = workStarted();
+  let garbage: string[][] | null = Array.from(
+    { length: 400 },
+    (_, i) => Array.from({ length: 1000 }, (_, j) => `entry ${i} ${j} ${"x".repeat(40)}`),
+  );
+  assertEquals(garbage.length, 400);
+  garbage = null;
+  const before = Deno.memoryUsage().heapUsed;
+  ended();
+  await new Promise((resolve) => setTimeout(resolve, QUIET_MS + 1000));
+  const after = Deno.memoryUsage().heapUsed;
+  assert(after < before - 20 * MIB, `heap used ${before} -> ${after}`);
+});

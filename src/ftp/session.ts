@@ -29,6 +29,7 @@ import { unmapIPv4 } from "./passive.ts";
 import { type Reply, reply } from "./reply.ts";
 import type { TlsUpgrader } from "./tls.ts";
 import { ActiveTransfer } from "./transfer.ts";
+import { workDone, workStarted } from "../idle_gc.ts";
 
 /** Shortest time a reply may take to write before the client counts as not reading. */
 const MIN_WRITE_TIMEOUT_MS = 5000;
@@ -146,6 +147,7 @@ export class FtpSession implements Session {
       // The client reset the connection, or close() closed it: either way we are done.
     } finally {
       await this.#finish();
+      workDone();
     }
   }
 
@@ -211,7 +213,9 @@ export class FtpSession implements Session {
   #runInBackground(work: Background): void {
     this.#transfer = work;
     this.#reader.readByteAtATime(true);
+    const ended = workStarted();
     work.done.finally(() => {
+      ended();
       if (this.#transfer !== work) return;
       this.#transfer = null;
       this.#reader.readByteAtATime(false);
