@@ -259,8 +259,10 @@ async function serve(config: ServerConfig, files: FileUse[]): Promise<number> {
     );
     return 1;
   }
-  // Before start-up (storages can take long to open): a SIGHUP then must not end the process.
+  // Before start-up (storages can take long to open): a SIGHUP then must not end the process,
+  // and a SIGTERM then is a clean stop once started, not the signal's default exit (143).
   const signals = watchOperatorSignals(log);
+  const stopRequested = waitForSignal();
   let server: FtpServer;
   try {
     server = await FtpServer.start(config, log);
@@ -274,7 +276,7 @@ async function serve(config: ServerConfig, files: FileUse[]): Promise<number> {
   log.info("started", { version: VERSION, listen: `${hostname}:${port}`, config: config.source });
   warnIfRoot(log);
   signals.attach(server);
-  await waitForSignal();
+  await stopRequested;
   log.info("shutting-down", { graceSeconds: config.shutdownGraceMs / 1000 });
   await signals.stop();
   await server.shutdown();

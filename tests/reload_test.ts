@@ -3,12 +3,23 @@
  * for new sessions and logins while open sessions keep transferring, a bad
  * config is rejected whole; SIGUSR1 reopens the log file after logrotate
  * renamed it; log_format = json writes one parseable object per line; a
- * server started as root says it should not be.
+ * server started as root says it should not be; SIGHUP during start-up is
+ * applied once started, and SIGHUP with SIGTERM (starting or started) exits 0.
  */
 
 import { Logger } from "../src/log.ts";
+import { STAGING_DIR } from "../src/storage/local.ts";
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
-import { freePort, randomBytes, RawClient, spawnMain, TLS_CERT, TLS_KEY } from "./support/kit.ts";
+import {
+  freePort,
+  MAIN,
+  randomBytes,
+  RawClient,
+  SERVER_PERMISSIONS,
+  spawnMain,
+  TLS_CERT,
+  TLS_KEY,
+} from "./support/kit.ts";
 
 /** One account section: a local root and its one user. */
 interface Account {
@@ -296,6 +307,107 @@ Deno.test("SIGUSR1 reopens the log after a rename; no line is lost; json lines p
     }
   });
 });
+
+/** main.ts on `setup`'s config, without waiting for it to listen (spawnMain would). */
+async function spawnUnready(
+  setup: Setup,
+): Promise<{ child: Deno.ChildProcess; log(): Promise<string> }> {
+  const conf = await writeConfig(setup);
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", ...SERVER_PERMISSIONS, MAIN, "--config", conf],
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  return { child, log: () => Deno.readTextFile(`${setup.dir}/log/cos_v5.log`).catch(() => "") };
+}
+
+const STALE_FILES = 5000;
+
+/**
+ * Starts main.ts and resolves while it is still starting, with its signal handlers in place:
+ * opening a local storage deletes what its staging directory holds (after the handlers are
+ * installed, before the port listens), in directory order; the first of STALE_FILES planted
+ * there disappearing says the server is in start-up, with the rest still to delete.
+ */
+async function spawnStarting(
+  setup: Setup,
+): Promise<{ child: Deno.ChildProcess; log(): Promise<string> }> {
+  const staging = `${setup.accounts[0].root}/${STAGING_DIR}`;
+  await Deno.mkdir(staging, { recursive: true });
+  for (let i = 0; i < STALE_FILES; i++) {
+    await Deno.writeFile(`${staging}/stale-${i}`, new Uint8Array());
+  }
+  let first = "";
+  for await (const entry of Deno.readDir(staging)) {
+    first = entry.name;
+    break;
+  }
+  const started = await spawnUnready(setup);
+  for (let i = 0; i < 15_000; i++) {
+    if (!(await Deno.stat(`${staging}/${first}`).then(() => true, () => false))) return started;
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  throw new Error("the server never began clearing its staging directory");
+}
+
+/** The process's exit: code 0, and stderr (where the log is echoed) without an error or a stack. */
+async function exitsCleanly(child: Deno.ChildProcess, what: string): Promise<void> {
+  const out = await child.output();
+  const stderr = new TextDecoder().decode(out.stderr);
+  assertEquals(out.code, 0, `${what}: ${stderr}`);
+  const bad = stderr.split("\n").filter((l) =>
+    /^\s+at |Uncaught|panicked|^error|\bERROR\b/.test(l)
+  );
+  assertEquals(bad, [], `${what}: ${stderr}`);
+}
+
+Deno.test("SIGHUP while starting is applied once started; the process serves", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "cosftp-hupstart-" });
+  try {
+    const setup = basicSetup(dir);
+    const { child, log } = await spawnStarting(setup);
+    child.kill("SIGHUP");
+    await waitFor(async () => (await log()).includes(" reloaded "), 15_000);
+    const text = await log();
+    const at = (event: string) => text.indexOf(` ${event} `);
+    assert(at("reload-queued") >= 0 && at("reload-queued") < at("started"), text);
+    assert(at("started") < at("reloaded"), text);
+    assertEquals(await loginCode(setup.port, "alice", "old-pass"), 230);
+    child.kill("SIGTERM");
+    await exitsCleanly(child, "SIGTERM after a SIGHUP while starting");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("SIGHUP racing SIGTERM: exit 0 and a clean stderr, while starting and once started", async () => {
+  for (const when of ["starting", "started"]) {
+    const dir = await Deno.makeTempDir({ prefix: "cosftp-hupterm-" });
+    try {
+      const setup = basicSetup(dir);
+      const log = () => Deno.readTextFile(`${dir}/log/cos_v5.log`);
+      const child = when === "starting"
+        ? (await spawnStarting(setup)).child
+        : await spawnMain(["--config", await writeConfig(setup)], setup.port);
+      child.kill("SIGHUP");
+      child.kill("SIGTERM");
+      await exitsCleanly(child, `SIGHUP, SIGTERM while ${when}`);
+      const text = await log();
+      assertMatch(text, / stopped\s*$/, `${when}: the log ends with "stopped"`);
+      assert(!/ERROR/.test(text), `${when}: ${text}`);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  }
+});
+
+/** Writes `setup`'s config (and its roots); returns the file's path. */
+async function writeConfig(setup: Setup): Promise<string> {
+  for (const a of setup.accounts) await Deno.mkdir(a.root, { recursive: true });
+  const conf = `${setup.dir}/ftp.conf`;
+  await Deno.writeTextFile(conf, configText(setup));
+  return conf;
+}
 
 Deno.test("started as root, the server warns and says what to do", async () => {
   await withMain(basicSetup, async (r) => {
