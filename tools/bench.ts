@@ -199,7 +199,7 @@ async function benchVerify(account: string[], optional: string[], big: string): 
         () => ftp(checked, "ftp-get", "-", "verified.bin"),
         () => ftp(unchecked, "ftp-get", "-", "unverified.bin"),
       );
-      const load = { ...ONE_TRANSFER, transfers: 1, verifiedDownloads: 1 };
+      const load = { ...ONE_TRANSFER, transfers: 1, sessions: 1, verifiedDownloads: 1 };
       checkMemory(
         `COS peak RSS, verified ${BIG_MIB} MiB downloads`,
         checked,
@@ -406,6 +406,7 @@ async function memoryDuringUpload(server: Measured): Promise<void> {
   const load = {
     uploads: 1,
     transfers: 1,
+    sessions: 1,
     partBytes: partSize(parts, PART_BYTES, BUDGET / 2),
     threads: THREADS,
     budgetBytes: BUDGET,
@@ -433,6 +434,7 @@ async function parallelUploads(server: Measured, label: string, cos: boolean): P
   const load = {
     uploads: cos ? PARALLEL : 0,
     transfers: PARALLEL,
+    sessions: PARALLEL,
     partBytes: PART_BYTES,
     threads: THREADS,
     budgetBytes: BUDGET,

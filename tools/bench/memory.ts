@@ -3,22 +3,36 @@
  *
  *   peak RSS <= idle RSS + 64 MiB
  *             + min(upload_memory_budget, uploads x (upload_thread_num + 1) x part size)
- *             + transfers x 4 MiB + verified downloads x 2 MiB
+ *             + transfers x 4 MiB + sessions x 0.25 MiB + listings x 8 MiB
+ *             + verified downloads x 2 MiB
  *
- * COS uploads hold part buffers from one process-wide budget: per upload at
- * most `upload_thread_num` parts in flight plus one filling. Every transfer
- * also holds two 1 MiB receive buffers (uploads) or 1 MiB file reads
- * (local downloads) and socket and HTTP stream buffers: 4 MiB covers them. 64 MiB is the
- * garbage collector's headroom above the idle process. A verified COS
- * download holds at most two 1 MiB batches for the CRC worker
- * (src/storage/crc_worker.ts), whose own memory is in the idle RSS.
+ * Where each term comes from (measured for issue 10 with Deno.memoryUsage()
+ * sampled every 100 ms: V8 heap, array buffers, and the rest of the RSS):
+ * - 64 MiB: the garbage collector's headroom above the idle process. V8
+ *   grows its heap under a burst of allocation and collects when it has
+ *   grown, not sooner; a single 100,000-object listing or a 1 GiB transfer
+ *   stays inside it.
+ * - Part buffers: COS uploads take them from one process-wide budget, per
+ *   upload at most `upload_thread_num` in flight plus one filling; buffers a
+ *   growing upload has outgrown are freed at once (src/storage/cos/buffers.ts).
+ * - 4 MiB per transfer: an upload's receive buffers (64 KiB, then two of
+ *   1 MiB), a download's three reused read buffers (at most 1 MiB each, no
+ *   larger than the file), and socket, TLS and HTTP stream buffers.
+ * - 0.25 MiB per session: 50 KiB measured for an idle logged-in session;
+ *   the rest is its share of the heap growth under 300 busy sessions.
+ * - 8 MiB per listing: a GET Bucket page (about 300 KB of XML for 1,000
+ *   keys), its entries and their lines, and the garbage they leave, beyond
+ *   what the headroom covers (four 100,000-object listings at once).
+ * - 2 MiB per verified COS download: two 1 MiB batches for the CRC worker
+ *   (src/storage/crc_worker.ts), whose own memory is in the idle RSS.
  */
 
 const MIB = 1024 * 1024;
 
 /** The formula as the README states it. */
 export const MEMORY_BOUND_DOC = "peak RSS <= idle RSS + 64 MiB + min(upload_memory_budget, " +
-  "uploads x (upload_thread_num + 1) x part size) + transfers x 4 MiB + verified downloads x 2 MiB";
+  "uploads x (upload_thread_num + 1) x part size) + transfers x 4 MiB + sessions x 0.25 MiB + " +
+  "listings x 8 MiB + verified downloads x 2 MiB";
 
 /** What runs at once while memory is measured. */
 export interface Load {
@@ -37,10 +51,10 @@ export interface Load {
   listings?: number;
 }
 
-/** What one open session holds (calibrated by the bench's 300-session load). */
-export const SESSION_BYTES = 1 * MIB;
-/** What one listing in progress holds (calibrated by the bench's 100,000-object listing). */
-export const LISTING_BYTES = 16 * MIB;
+/** What one open session holds. */
+export const SESSION_BYTES = MIB / 4;
+/** What one listing in progress holds beyond its transfer. */
+export const LISTING_BYTES = 8 * MIB;
 
 /** The bound for `load` above an idle RSS of `idleRss`. */
 export function memoryBoundBytes(idleRss: number, load: Load): number {

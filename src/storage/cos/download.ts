@@ -32,8 +32,14 @@ export function openDownload(
     const response = await signedFetch(client, { method: "get", key, headers, timeoutMs });
     const body = response.body === null
       ? new ReadableStream<Uint8Array>({ start: (c) => c.close() })
-      : reusedChunksOf(response.body, DOWNLOAD_BUFFER_BYTES);
+      : reusedChunksOf(response.body, bufferBytesFor(response.headers));
     const expected = verify && offset === 0 ? crcFromHeaders(response.headers) : null;
     return expected === null ? body : verifyingStream(body, expected, key);
   });
+}
+
+/** No larger than the object: a small file's download takes a small buffer. */
+function bufferBytesFor(headers: Headers): number {
+  const length = Number(headers.get("content-length"));
+  return length > 0 && length < DOWNLOAD_BUFFER_BYTES ? length : DOWNLOAD_BUFFER_BYTES;
 }
