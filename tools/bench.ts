@@ -23,7 +23,8 @@
  * BENCH_LOADS_SESSIONS, BENCH_LOADS_SECONDS).
  */
 
-import { type Load, MEMORY_BOUND_DOC, memoryBoundBytes } from "./bench/memory.ts";
+import { memoryRow, printRows, type Row, spawnEndpoint } from "./bench/child.ts";
+import { type Load, MEMORY_BOUND_DOC } from "./bench/memory.ts";
 import { type Peer, type Skipped, startPeers } from "./bench/peers.ts";
 import { makeRandomFile, type Measured, startServerProcess } from "./bench/server_process.ts";
 import {
@@ -65,13 +66,6 @@ const HERE = new URL(".", import.meta.url).pathname;
 const SECRET_ID = "AKIDbenchmark000000000000000000000";
 const SECRET_KEY = "benchmark-secret-key";
 const BUCKET = "bench-1250000000";
-
-interface Row {
-  what: string;
-  value: string;
-  check: string;
-  ok: boolean;
-}
 
 const rows: Row[] = [];
 /** Peer servers that could not run here, printed with the table. */
@@ -443,13 +437,7 @@ async function parallelUploads(server: Measured, label: string, cos: boolean): P
 }
 
 function checkMemory(what: string, server: Measured, peak: number, load: Load): void {
-  const bound = memoryBoundBytes(server.idleRss, load);
-  rows.push({
-    what,
-    value: `${mib(peak)} (idle ${mib(server.idleRss)})`,
-    check: `<= ${mib(bound)}`,
-    ok: peak <= bound,
-  });
+  rows.push(memoryRow(what, server.idleRss, peak, load));
 }
 
 function addRatio(
@@ -508,35 +496,18 @@ async function runTimed(command: string, args: string[]): Promise<number> {
 }
 
 /** The emulator as a child process. */
-async function startEmulator() {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", `${HERE}bench/emulator_process.ts`, SECRET_ID, SECRET_KEY, BUCKET],
-    stdout: "piped",
-  }).spawn();
-  const reader = child.stdout.getReader();
-  const { value } = await reader.read();
-  reader.releaseLock();
-  const { port, region } = JSON.parse(new TextDecoder().decode(value)) as {
-    port: number;
-    region: string;
-  };
-  return {
-    url: `http://127.0.0.1:${port}`,
-    region,
-    async stop() {
-      child.kill("SIGTERM");
-      await child.status;
-      await child.stdout.cancel();
-    },
-  };
+function startEmulator() {
+  return spawnEndpoint([
+    "--allow-all",
+    `${HERE}bench/emulator_process.ts`,
+    SECRET_ID,
+    SECRET_KEY,
+    BUCKET,
+  ]);
 }
 
 function rate(bytes: number, seconds: number): string {
   return `${(bytes / MIB / seconds).toFixed(0)} MiB/s`;
-}
-
-function mib(bytes: number): string {
-  return `${(bytes / MIB).toFixed(0)} MiB`;
 }
 
 function printTable(): void {
@@ -550,13 +521,5 @@ function printTable(): void {
   console.log(`memory bound: ${MEMORY_BOUND_DOC}`);
   for (const peer of skipped) console.log(`${peer.name} skipped: ${peer.reason}`);
   console.log();
-  const width = Math.max(...rows.map((r) => r.what.length));
-  const valueWidth = Math.max(...rows.map((r) => r.value.length));
-  for (const row of rows) {
-    console.log(
-      `${row.ok ? "PASS" : "FAIL"}  ${row.what.padEnd(width)}  ${
-        row.value.padEnd(valueWidth)
-      }  ${row.check}`,
-    );
-  }
+  printRows(rows);
 }

@@ -19,6 +19,7 @@
  * once listening on 127.0.0.1 and runs until SIGTERM.
  */
 
+import { type EndpointProcess, spawnEndpoint } from "./child.ts";
 import { createHash } from "node:crypto";
 import { CosApiError, cosErrors, errorXml } from "../../tests/support/cos_emulator/errors.ts";
 import { parseRange } from "../../tests/support/cos_emulator/objects.ts";
@@ -505,30 +506,16 @@ function syntheticKeys({ prefix, count }: SyntheticListing): SyntheticKeys {
 }
 
 /** The sink as a child process (so it shares no event loop with the gateway or the bench). */
-export interface SinkProcess {
-  /** For `cos_endpoint`. */
-  url: string;
-  region: string;
+export interface SinkProcess extends EndpointProcess {
   /** Size of an object as the sink has it (a HEAD Object), undefined when there is none. */
   sizeOf(bucket: string, key: string): Promise<number | undefined>;
-  stop(): Promise<void>;
 }
 
 /** Starts `cos_sink.ts` as its own process, with a synthetic directory when given. */
 export async function spawnCosSink(listing?: SyntheticListing): Promise<SinkProcess> {
   const args = listing ? [listing.prefix, String(listing.count)] : [];
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", import.meta.filename!, ...args],
-    stdout: "piped",
-  }).spawn();
-  const reader = child.stdout.getReader();
-  const { value } = await reader.read();
-  reader.releaseLock();
-  const { port, region } = JSON.parse(new TextDecoder().decode(value)) as {
-    port: number;
-    region: string;
-  };
-  const url = `http://127.0.0.1:${port}`;
+  const endpoint = await spawnEndpoint(["--allow-net", import.meta.filename!, ...args]);
+  const { url, region } = endpoint;
   // Deno's fetch sends our Host header (the bucket's virtual host) only with allowHost.
   const http = Deno.createHttpClient({ allowHost: true });
   return {
@@ -544,9 +531,7 @@ export async function spawnCosSink(listing?: SyntheticListing): Promise<SinkProc
     },
     async stop() {
       http.close();
-      child.kill("SIGTERM");
-      await child.status;
-      await child.stdout.cancel();
+      await endpoint.stop();
     },
   };
 }

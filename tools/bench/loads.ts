@@ -22,7 +22,8 @@
  * BENCH_LOADS_SECONDS (the session load, default 60).
  */
 
-import { type Load, MEMORY_BOUND_DOC, memoryBoundBytes } from "./memory.ts";
+import { memoryRow, printRows, type Row } from "./child.ts";
+import { type Load, MEMORY_BOUND_DOC } from "./memory.ts";
 import { type SinkProcess, spawnCosSink, type SyntheticListing } from "./cos_sink.ts";
 import { type Measured, readRss, startServerProcess } from "./server_process.ts";
 import { partSize } from "../../src/storage/cos/multipart.ts";
@@ -43,13 +44,8 @@ const SETTLE_MS = 10_000;
 const BUCKET = "bench-1250000000";
 const SESSIONS_CLIENT = new URL("./sessions.py", import.meta.url).pathname;
 
-/** One line of the bench's table (the shape of tools/bench.ts's rows). */
-export interface LoadRow {
-  what: string;
-  value: string;
-  check: string;
-  ok: boolean;
-}
+/** One line of the bench's table. */
+export type LoadRow = Row;
 
 /** The loads by name, in the order they run. */
 export const LOADS = ["upload", "list", "sessions"] as const;
@@ -270,13 +266,7 @@ function checkMemory(
   peak: number,
   load: Load,
 ): void {
-  const bound = memoryBoundBytes(server.idleRss, load);
-  rows.push({
-    what,
-    value: `${mib(peak)} (idle ${mib(server.idleRss)})`,
-    check: `<= ${mib(bound)}`,
-    ok: peak <= bound,
-  });
+  rows.push(memoryRow(what, server.idleRss, peak, load));
 }
 
 /** The RSS {@link SETTLE_MS} after a load whose sessions have all closed. */
@@ -310,14 +300,6 @@ if (import.meta.main) {
     await Deno.remove(work, { recursive: true });
   }
   console.log(`memory bound: ${MEMORY_BOUND_DOC}\n`);
-  const width = Math.max(...rows.map((r) => r.what.length));
-  const valueWidth = Math.max(...rows.map((r) => r.value.length));
-  for (const row of rows) {
-    console.log(
-      `${row.ok ? "PASS" : "FAIL"}  ${row.what.padEnd(width)}  ${
-        row.value.padEnd(valueWidth)
-      }  ${row.check}`,
-    );
-  }
+  printRows(rows);
   if (rows.some((r) => !r.ok)) Deno.exit(1);
 }
