@@ -10,7 +10,7 @@ import {
   type ObjectTarget,
   partSize,
 } from "../src/storage/cos/multipart.ts";
-import { PartBufferPool } from "../src/storage/cos/buffers.ts";
+import { HEAD_BYTES, PartBufferPool } from "../src/storage/cos/buffers.ts";
 import type { Entry } from "../src/storage/types.ts";
 import { assert, assertEquals, assertRejects } from "./support/assert.ts";
 import { randomBytes } from "./support/server.ts";
@@ -191,4 +191,25 @@ Deno.test("multipart: part sizes grow so 10,000 parts reach far beyond 10,000 x 
   assertEquals(partSize(10_000, 8 * MIB, 1024 * MIB), 1024 * MIB);
   const reach = maxUploadBytes(8 * MIB, 5 * 1024 * MIB);
   assert(reach > 44 * 1024 ** 4, `reach ${reach / 1024 ** 4} TiB`);
+});
+
+Deno.test("multipart: small files take no part budget; one that outgrows its head moves into a part", async () => {
+  // A budget of one part: were heads taken from it, the second small upload would wait.
+  const pool = new PartBufferPool(2 * MIB);
+  const targets = Array.from({ length: 20 }, () => new FakeTarget());
+  const sinks = targets.map((target) => writer(target, pool));
+  const files = targets.map((_, i) => randomBytes(HEAD_BYTES - i * 1000));
+  await Promise.all(sinks.map((sink, i) => feed(sink, files[i])));
+  assertEquals(pool.inUse, 0, "heads are not budget");
+  await Promise.all(sinks.map((sink) => sink.commit()));
+  targets.forEach((target, i) => assertEquals(target.stored, files[i]));
+
+  const target = new FakeTarget();
+  const sink = writer(target, pool);
+  const bytes = randomBytes(HEAD_BYTES + 1);
+  await feed(sink, bytes, 10_000);
+  assertEquals(pool.inUse, 2 * MIB, "past its head, the upload holds a whole part");
+  await sink.commit();
+  assertEquals(target.calls, [`put ${HEAD_BYTES + 1}`]);
+  assertEquals(target.stored, bytes);
 });

@@ -9,7 +9,8 @@
  * - list: LIST of a synthetic COS directory of 100,000 objects, alone and
  *   four at once; every listing must have one line per object.
  * - sessions: 300 concurrent sessions of small STOR/RETR/LIST/DELE on local
- *   storage (tools/bench/sessions.py); any RETR that differs from its STOR
+ *   storage, then on COS (the emulator, which keeps the bytes)
+ *   (tools/bench/sessions.py); any RETR that differs from its STOR
  *   fails the row.
  * After each, once its sessions have closed, the RSS that stays is shown
  * beside the idle figure (measured, no target): what the load retained.
@@ -22,9 +23,9 @@
  * BENCH_LOADS_SECONDS (the session load, default 60).
  */
 
-import { memoryRow, printRows, type Row } from "./child.ts";
+import { type EndpointProcess, memoryRow, printRows, type Row, spawnEndpoint } from "./child.ts";
 import { type Load, MEMORY_BOUND_DOC } from "./memory.ts";
-import { type SinkProcess, spawnCosSink, type SyntheticListing } from "./cos_sink.ts";
+import { spawnCosSink } from "./cos_sink.ts";
 import { type Measured, readRss, startServerProcess } from "./server_process.ts";
 import { partSize } from "../../src/storage/cos/multipart.ts";
 
@@ -42,6 +43,9 @@ const BUDGET = 1 * GIB;
 /** How long after a load's sessions closed the retained RSS is read. */
 const SETTLE_MS = 10_000;
 const BUCKET = "bench-1250000000";
+const SECRET_ID = "AKIDbenchmark000000000000000000000";
+const SECRET_KEY = "benchmark-secret-key";
+const EMULATOR = new URL("./emulator_process.ts", import.meta.url).pathname;
 const SESSIONS_CLIENT = new URL("./sessions.py", import.meta.url).pathname;
 
 /** One line of the bench's table. */
@@ -62,36 +66,44 @@ export async function benchLoads(
     await listings(work, rows, 1);
     await listings(work, rows, 4);
   }
-  if (which.includes("sessions")) await manySessions(work, rows);
+  if (which.includes("sessions")) {
+    await manySessions(work, rows, "local");
+    await manySessions(work, rows, "COS");
+  }
 }
 
-/** The gateway in front of a sink, both fresh processes. */
-async function withCos(
+/** The gateway in front of a COS endpoint (the sink or the emulator), both fresh processes. */
+async function withCos<E extends EndpointProcess>(
   work: string,
-  listing: SyntheticListing | undefined,
+  startEndpoint: () => Promise<E>,
   optional: string[],
-  run: (server: Measured, sink: SinkProcess) => Promise<void>,
+  run: (server: Measured, endpoint: E) => Promise<void>,
 ): Promise<void> {
-  const sink = await spawnCosSink(listing);
+  const endpoint = await startEndpoint();
   try {
     const account = [
-      "cos_secretid = AKIDbenchmark000000000000000000000",
-      "cos_secretkey = benchmark-secret-key",
+      `cos_secretid = ${SECRET_ID}`,
+      `cos_secretkey = ${SECRET_KEY}`,
       `cos_bucket = ${BUCKET}`,
-      `cos_region = ${sink.region}`,
-      `cos_endpoint = ${sink.url}`,
+      `cos_region = ${endpoint.region}`,
+      `cos_endpoint = ${endpoint.url}`,
       // For COS only the account's name: FTP paths are keys from the bucket root.
       "home_dir = /bench",
     ];
     const server = await startServerProcess(work, account, optional);
     try {
-      await run(server, sink);
+      await run(server, endpoint);
     } finally {
       await server.stop();
     }
   } finally {
-    await sink.stop();
+    await endpoint.stop();
   }
+}
+
+/** The COS emulator (it keeps bytes, so RETR can be checked) as its own process. */
+function startEmulator(): Promise<EndpointProcess> {
+  return spawnEndpoint(["--allow-all", EMULATOR, SECRET_ID, SECRET_KEY, BUCKET]);
 }
 
 /**
@@ -101,7 +113,7 @@ async function withCos(
  */
 async function unknownLengthUpload(work: string, rows: LoadRow[]): Promise<void> {
   const bytes = UPLOAD_GIB * GIB;
-  await withCos(work, undefined, [], async (server, sink) => {
+  await withCos(work, () => spawnCosSink(), [], async (server, sink) => {
     server.resetPeak();
     const started = performance.now();
     const sent = await shell(
@@ -144,7 +156,7 @@ function largestPart(bytes: number): number {
 async function listings(work: string, rows: LoadRow[], count: number): Promise<void> {
   const listing = { prefix: "dir/", count: OBJECTS };
   // max_list_file = 0: no cap, every object is listed (the default stops at 10,000).
-  await withCos(work, listing, ["max_list_file = 0"], async (server) => {
+  await withCos(work, () => spawnCosSink(listing), ["max_list_file = 0"], async (server) => {
     server.resetPeak();
     const started = performance.now();
     const lines = await Promise.all(
@@ -188,65 +200,75 @@ async function listLines(port: number, dir: string): Promise<number> {
 }
 
 /**
- * {@link SESSIONS} sessions of small transfers on local storage, then the
+ * {@link SESSIONS} sessions of small transfers on `storage`, then the
  * RSS left once every session has closed.
  *
  * The bound counts transfers = sessions: a session runs one command at a
  * time, so at most one data connection each, whether STOR, RETR or LIST.
- * listings = 0: the LISTs here are of one local directory of a few hundred
- * entries, read in one page; the per-listing term stands for the page
- * buffers of a long COS listing, and each LIST's data connection is
- * already counted among the transfers.
+ * Local storage: no part buffers and no COS listings. COS: any session may
+ * be uploading or listing at once, so uploads = listings = sessions, as an
+ * operator sizing for the worst case would count them (the bound is loose
+ * for small files: they take a 1 MiB head, never a part buffer).
  */
-async function manySessions(work: string, rows: LoadRow[]): Promise<void> {
+async function manySessions(work: string, rows: LoadRow[], storage: "local" | "COS") {
+  if (storage === "COS") {
+    return await withCos(work, startEmulator, [], (server) => sessionLoad(server, rows, true));
+  }
   const root = `${work}/sessions-root`;
   await Deno.mkdir(root, { recursive: true });
   const server = await startServerProcess(work, ["storage = local", `local_root = ${root}`]);
   try {
-    server.resetPeak();
-    const out = await new Deno.Command("python3", {
-      args: [
-        SESSIONS_CLIENT,
-        "127.0.0.1",
-        String(server.port),
-        "bench",
-        "bench",
-        String(SESSIONS),
-        String(SECONDS),
-      ],
-      stdout: "piped",
-      stderr: "inherit",
-    }).output();
-    const peak = server.peakRss();
-    const result = out.success
-      ? JSON.parse(new TextDecoder().decode(out.stdout)) as SessionTotals
-      : undefined;
-    const what = `local ${SESSIONS} sessions of small transfers`;
-    rows.push({
-      what,
-      value: result
-        ? `${result.operations} rounds in ${result.seconds} s (${
-          (result.operations / result.seconds).toFixed(0)
-        }/s), ${result.mismatches} mismatches, ${result.failures} failures` +
-          (result.first_error ? ` (${result.first_error})` : "")
-        : "the client failed",
-      check: `${SESSIONS} logged in, no mismatch or failure`,
-      ok: result !== undefined && result.sessions === SESSIONS && result.mismatches === 0 &&
-        result.failures === 0 && result.operations > 0,
-    });
-    const load = {
-      uploads: 0,
-      transfers: SESSIONS,
-      sessions: SESSIONS,
-      partBytes: MIN_PART_BYTES,
-      threads: THREADS,
-      budgetBytes: BUDGET,
-    };
-    checkMemory(rows, `${what}: peak RSS`, server, peak, load);
-    await retained(rows, what, server);
+    await sessionLoad(server, rows, false);
   } finally {
     await server.stop();
   }
+}
+
+/** Runs tools/bench/sessions.py against `server`; pushes its rows. */
+async function sessionLoad(server: Measured, rows: LoadRow[], cos: boolean): Promise<void> {
+  server.resetPeak();
+  const out = await new Deno.Command("python3", {
+    args: [
+      SESSIONS_CLIENT,
+      "127.0.0.1",
+      String(server.port),
+      "bench",
+      "bench",
+      String(SESSIONS),
+      String(SECONDS),
+    ],
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  const peak = server.peakRss();
+  const result = out.success
+    ? JSON.parse(new TextDecoder().decode(out.stdout)) as SessionTotals
+    : undefined;
+  const what = `${cos ? "COS" : "local"} ${SESSIONS} sessions of small transfers`;
+  rows.push({
+    what,
+    value: result
+      ? `${result.operations} rounds in ${result.seconds} s (${
+        (result.operations / result.seconds).toFixed(0)
+      }/s), ${result.mismatches} mismatches, ${result.failures} failures` +
+        (result.first_error ? ` (${result.first_error})` : "")
+      : "the client failed",
+    check: `${SESSIONS} logged in, no mismatch or failure`,
+    ok: result !== undefined && result.sessions === SESSIONS && result.mismatches === 0 &&
+      result.failures === 0 && result.operations > 0,
+  });
+  const load = {
+    // On COS every session may be uploading, or listing its bucket, at once.
+    uploads: cos ? SESSIONS : 0,
+    listings: cos ? SESSIONS : 0,
+    transfers: SESSIONS,
+    sessions: SESSIONS,
+    partBytes: MIN_PART_BYTES,
+    threads: THREADS,
+    budgetBytes: BUDGET,
+  };
+  checkMemory(rows, `${what}: peak RSS`, server, peak, load);
+  await retained(rows, what, server);
 }
 
 /** What sessions.py prints. */

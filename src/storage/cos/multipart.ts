@@ -15,7 +15,7 @@
 
 import { StorageError } from "../errors.ts";
 import { DEFAULT_RETRY, type RetryPolicy, withRetry } from "../retry.ts";
-import { PartBuffer, type PartBufferPool } from "./buffers.ts";
+import { HEAD_BYTES, PartBuffer, type PartBufferPool } from "./buffers.ts";
 import { MAX_PART_BYTES, MAX_PARTS, MIN_PART_BYTES } from "./limits.ts";
 import type { Entry, WriteSink } from "../types.ts";
 
@@ -108,7 +108,10 @@ export class MultipartWriter implements WriteSink {
     let offset = 0;
     while (offset < chunk.length) {
       // A full part is sent only when more bytes come, so a file of exactly one part is one PUT.
-      if (this.#current?.room === 0) await this.#submitCurrent();
+      if (this.#current?.room === 0) {
+        if (this.#current.pooled) await this.#submitCurrent();
+        else await this.#outgrowHead();
+      }
       this.#current ??= await this.#reserve(this.#parts + 1);
       offset += this.#current.append(chunk.subarray(offset));
       this.#throwIfFailed();
@@ -192,7 +195,19 @@ export class MultipartWriter implements WriteSink {
     }
     const { minPartSize, maxPartSize, pool } = this.options;
     const size = partSize(partNumber, minPartSize, maxPartSize);
-    return new PartBuffer(await pool.take(size));
+    // The head is only for a fresh upload's first bytes (a resumed one starts at a later part).
+    if (partNumber === 1 && size > HEAD_BYTES) return PartBuffer.head();
+    return await PartBuffer.fromPool(pool, size);
+  }
+
+  /** The upload is larger than its head buffer: its bytes move into the first part buffer. */
+  async #outgrowHead(): Promise<void> {
+    const head = this.#current!;
+    const { minPartSize, maxPartSize, pool } = this.options;
+    const part = await PartBuffer.fromPool(pool, partSize(1, minPartSize, maxPartSize));
+    part.append(head.bytes());
+    head.giveBack(pool);
+    this.#current = part;
   }
 
   async #submitCurrent(): Promise<void> {
@@ -204,7 +219,7 @@ export class MultipartWriter implements WriteSink {
       uploadId = await this.#initiate();
       while (this.#inflight.size >= this.options.parallel) await Promise.race(this.#inflight);
     } catch (error) {
-      this.options.pool.give(part.buffer);
+      part.giveBack(this.options.pool);
       throw error;
     }
     const upload = this.#uploadPart(uploadId, partNumber, part)
@@ -221,7 +236,7 @@ export class MultipartWriter implements WriteSink {
     } catch (error) {
       this.#failure ??= asStorageError(error);
     } finally {
-      this.options.pool.give(part.buffer);
+      part.giveBack(this.options.pool);
     }
   }
 
@@ -230,7 +245,7 @@ export class MultipartWriter implements WriteSink {
   }
 
   #release(): void {
-    if (this.#current) this.options.pool.give(this.#current.buffer);
+    this.#current?.giveBack(this.options.pool);
     this.#current = null;
   }
 
