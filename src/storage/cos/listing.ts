@@ -94,7 +94,7 @@ export function getBucketPage(
       timeoutMs: client.timeoutMs,
     });
     const text = await response.text().catch(() => {
-      throw new StorageError("transient", `${what}: listing interrupted`);
+      throw new StorageError("transient", `${what || "/"}: listing interrupted`);
     });
     let page: ListBucketResult;
     try {
@@ -102,7 +102,7 @@ export function getBucketPage(
     } catch {
       throw new StorageError(
         "failed",
-        `${what}: COS answered the listing with no ListBucketResult`,
+        `${what || "/"}: COS answered the listing with no ListBucketResult`,
       );
     }
     // A COS that ignored encoding-type says so by leaving EncodingType out.
