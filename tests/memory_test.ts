@@ -29,17 +29,24 @@ Deno.test("memory: a dropped part buffer is freed at once (detached), not left t
   pool.releaseFree();
 });
 
-Deno.test("memory: a returned buffer smaller than the latest part size is freed", async () => {
+Deno.test("memory: a returned buffer outgrown by the uploads is freed at once; one still in use is kept", async () => {
   const pool = new PartBufferPool(8 * MIB);
   const first = await pool.take(MIB);
+  // No upload takes a 1 MiB buffer for a while; then parts are 2 MiB.
+  await new Promise((resolve) => setTimeout(resolve, IDLE_RELEASE_MS + 200));
   const second = await pool.take(2 * MIB);
+  const third = await pool.take(2 * MIB);
   pool.give(first);
   assertEquals(first.byteLength, 0, "outgrown: detached");
   assertEquals(pool.freeBytes, 0);
   pool.give(second);
   assertEquals(pool.freeBytes, 2 * MIB, "the current size is kept for the next part");
+  const fresh = await pool.take(MIB);
+  pool.give(fresh);
+  assertEquals(fresh.byteLength, MIB, "a size an upload took just now is kept");
+  pool.give(third);
   pool.releaseFree();
-  assertEquals(second.byteLength, 0);
+  assertEquals([second.byteLength, fresh.byteLength], [0, 0]);
   assertEquals(pool.inUse + pool.freeBytes, 0);
 });
 
@@ -148,4 +155,24 @@ Deno.test("memory: once work has ended and the server is quiet, the heap is coll
   await new Promise((resolve) => setTimeout(resolve, QUIET_MS + 1000));
   const after = Deno.memoryUsage().heapUsed;
   assert(after < before - 20 * MIB, `heap used ${before} -> ${after}`);
+});
+
+Deno.test("memory: cancelling a reused-buffer download cancels its source, with or without a reason", async () => {
+  for (const reason of [undefined, new Error("ABOR")]) {
+    let cancelled = false;
+    const body = new ReadableStream({
+      type: "bytes",
+      pull(controller: ReadableByteStreamController) {
+        controller.enqueue(new Uint8Array(1000).fill(1));
+      },
+      cancel() {
+        cancelled = true;
+      },
+    });
+    const stream = reusedChunksOf(body, 4096);
+    const reader = stream.getReader();
+    assertEquals((await reader.read()).value?.length, 1000);
+    await reader.cancel(reason);
+    assert(cancelled, `the source was cancelled (reason ${reason})`);
+  }
 });

@@ -87,6 +87,7 @@ export async function receiveFromClient(
   const buffers: Uint8Array[] = [takeBuffer(FIRST_BUFFER_BYTES)];
   let current = 0;
   let filled = 0;
+  let handedOver = false;
   let writing: Promise<void> = Promise.resolve();
   /** Starts writing the current buffer once the previous write is done; switches buffers. */
   const handOver = async () => {
@@ -97,11 +98,17 @@ export async function receiveFromClient(
     writing.catch(() => {});
     current = 1 - current;
     filled = 0;
+    handedOver = true;
   };
   try {
     while (true) {
       // Taken only when needed: a file that fits the first buffer never takes a second.
       buffers[current] ??= takeBuffer(RECEIVE_BUFFER_BYTES);
+      if (handedOver && filled === 0 && buffers[current].length < RECEIVE_BUFFER_BYTES) {
+        // The first buffer's write is done (handOver awaited it): a larger file goes on in 1 MiB.
+        returnBuffer(buffers[current]);
+        buffers[current] = takeBuffer(RECEIVE_BUFFER_BYTES);
+      }
       const buffer = buffers[current];
       const read = await readSome(buffer.subarray(filled), transfer);
       if (read === null) break;

@@ -10,16 +10,17 @@
  * same for every download.
  *
  * The contract this asks of readers (the storage interface states it): a
- * chunk is valid until {@link RING_SIZE} - 1 more chunks of the same stream
- * have been read. Every reader in this server copies or sends a chunk before
- * it reads the next; the stream queues nothing ahead (high-water mark 0), so
- * a pipe through one transform (ASCII mode) holds at most two chunks.
+ * chunk is valid until the next but one chunk of the same stream is read.
+ * Every reader in this server copies or sends a chunk before it reads the
+ * next; the stream queues nothing ahead (high-water mark 0), so a pipe
+ * through one transform (ASCII mode, which copies as it converts) holds at
+ * most two chunks.
  *
  * @module
  */
 
 /** Buffers one stream cycles through. */
-export const RING_SIZE = 3;
+export const RING_SIZE = 2;
 
 /**
  * Reads into `buffer` and returns the filled view, or `null` at the end.
@@ -31,7 +32,7 @@ export type ReadInto = (buffer: Uint8Array<ArrayBuffer>) => Promise<Uint8Array<A
 /**
  * A stream of chunks read by `readInto` into {@link RING_SIZE} buffers of
  * `bufferBytes`, allocated as first needed (a small file touches one).
- * `close` runs once, at the end, on an error, or on cancel.
+ * `close` runs once: at the end without a reason, on an error or a cancel with one.
  */
 export function reusedChunks(
   readInto: ReadInto,
@@ -64,7 +65,8 @@ export function reusedChunks(
       ring[slot] = new Uint8Array(chunk.buffer);
       controller.enqueue(chunk);
     },
-    cancel: (reason) => closeOnce(reason),
+    // A cancel without a reason is still a cancel: the source must hear of it.
+    cancel: (reason) => closeOnce(reason ?? new DOMException("Download cancelled", "AbortError")),
   }, { highWaterMark: 0 });
 }
 

@@ -18,8 +18,10 @@
  * from the pool is detached, which frees it at once (left to the garbage
  * collector, dropped 128 MiB parts stayed resident while an upload that had
  * grown to 256 MiB parts allocated its new ones: 247 MiB above the bound);
- * a returned buffer smaller than the latest part size taken is dropped, as
- * the uploads it served have moved on to larger parts; free buffers unused for
+ * a returned buffer smaller than the latest part size taken, of a size no
+ * upload has taken for {@link IDLE_RELEASE_MS}, is dropped, as the uploads it
+ * served have moved on to larger parts (an upload still on that size keeps
+ * reusing it); free buffers unused for
  * {@link IDLE_RELEASE_MS} are dropped, so RSS falls back after a burst.
  *
  * @module
@@ -42,6 +44,8 @@ export class PartBufferPool {
   #freeBytes = 0;
   /** Size of the latest buffer handed out. */
   #latestSize = 0;
+  /** When a buffer of each size was last handed out (performance.now()). */
+  readonly #lastTaken = new Map<number, number>();
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
 
   /** `capacity`: the most bytes all buffers together may hold. */
@@ -69,7 +73,8 @@ export class PartBufferPool {
   /** Returns a buffer and serves waiting parts in order. */
   give(buffer: Uint8Array<ArrayBuffer>): void {
     const wanted = this.#waiters.some((waiter) => waiter.size === buffer.length);
-    if (buffer.length < this.#latestSize && !wanted) {
+    const recent = performance.now() - (this.#lastTaken.get(buffer.length) ?? 0) < IDLE_RELEASE_MS;
+    if (buffer.length < this.#latestSize && !wanted && !recent) {
       this.#allocated -= buffer.length;
       release(buffer);
     } else {
@@ -110,6 +115,7 @@ export class PartBufferPool {
 
   #grab(size: number): Uint8Array<ArrayBuffer> {
     this.#latestSize = size;
+    this.#lastTaken.set(size, performance.now());
     const reused = this.#free.get(size)?.pop();
     if (reused) {
       this.#freeBytes -= size;

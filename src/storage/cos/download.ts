@@ -40,6 +40,8 @@ export function openDownload(
 
 /** No larger than the object: a small file's download takes a small buffer. */
 function bufferBytesFor(headers: Headers): number {
-  const length = Number(headers.get("content-length"));
-  return length > 0 && length < DOWNLOAD_BUFFER_BYTES ? length : DOWNLOAD_BUFFER_BYTES;
+  const length = Number(headers.get("content-length") ?? DOWNLOAD_BUFFER_BYTES);
+  return Number.isFinite(length)
+    ? Math.max(1, Math.min(length, DOWNLOAD_BUFFER_BYTES))
+    : DOWNLOAD_BUFFER_BYTES;
 }

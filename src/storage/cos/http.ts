@@ -29,6 +29,8 @@ export interface SignedRequest {
   body?: ReadableStream<Uint8Array<ArrayBuffer>>;
   /** Gives up when the response head has not arrived by then. */
   timeoutMs: number;
+  /** Ends the request and its body early (a caller's own deadline for reading the body). */
+  signal?: AbortSignal;
 }
 
 /** Sends `request`; the response when it is 2xx, else the COS error as a StorageError. */
@@ -54,7 +56,9 @@ export async function signedFetch(client: CosClient, request: SignedRequest): Pr
       client: client.http,
       headers,
       body: request.body,
-      signal: controller.signal,
+      signal: request.signal
+        ? AbortSignal.any([controller.signal, request.signal])
+        : controller.signal,
     });
   } catch (error) {
     const reason = controller.signal.aborted ? "timed out" : (error as Error).message;

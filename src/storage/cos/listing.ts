@@ -85,6 +85,8 @@ export function getBucketPage(
     "encoding-type": "url",
   };
   return withRetry(async () => {
+    // The timeout covers the body too: a page whose bytes stop coming must not hang the session.
+    const deadline = AbortSignal.timeout(client.timeoutMs);
     const response = await signedFetch(client, {
       method: "get",
       key: "",
@@ -92,6 +94,7 @@ export function getBucketPage(
       operation: "getBucket",
       what,
       timeoutMs: client.timeoutMs,
+      signal: deadline,
     });
     const text = await response.text().catch(() => {
       throw new StorageError("transient", `${what || "/"}: listing interrupted`);
