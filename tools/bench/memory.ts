@@ -17,7 +17,7 @@
  *   growing upload has outgrown are freed at once (src/storage/cos/buffers.ts).
  * - 4 MiB per transfer: an upload's receive buffers (64 KiB, then two of
  *   1 MiB) and, on COS, its 64 KiB head buffer (a small file never takes
- *   a part), a download's three reused read buffers (at most 1 MiB each, no
+ *   a part), a download's two reused read buffers (at most 1 MiB each, no
  *   larger than the file), and socket, TLS and HTTP stream buffers.
  * - 0.25 MiB per session: 50 KiB measured for an idle logged-in session;
  *   the rest is its share of the heap growth under 300 busy sessions.
