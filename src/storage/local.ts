@@ -313,7 +313,6 @@ function readInBatches(file: Deno.FsFile, size: number): ReadableStream<Uint8Arr
   let left = size;
   return reusedChunks(
     async (buffer) => {
-      if (left <= 0) return null;
       const read = await file.read(buffer.subarray(0, Math.min(buffer.length, left)));
       if (read === null) return null;
       left -= read;
@@ -327,6 +326,7 @@ function readInBatches(file: Deno.FsFile, size: number): ReadableStream<Uint8Arr
         // Already closed.
       }
     },
+    () => left <= 0,
   );
 }
 

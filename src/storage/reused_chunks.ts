@@ -38,6 +38,8 @@ export function reusedChunks(
   readInto: ReadInto,
   bufferBytes: number,
   close: (reason?: unknown) => void | Promise<void>,
+  /** Whether the source is known to be at its end, so no buffer is taken to learn it. */
+  exhausted: () => boolean = () => false,
 ): ReadableStream<Uint8Array> {
   const ring: Uint8Array<ArrayBuffer>[] = [];
   let turn = 0;
@@ -51,9 +53,9 @@ export function reusedChunks(
     async pull(controller) {
       const slot = turn;
       turn = (turn + 1) % RING_SIZE;
-      let chunk: Uint8Array<ArrayBuffer> | null;
+      let chunk: Uint8Array<ArrayBuffer> | null = null;
       try {
-        chunk = await readInto(ring[slot] ?? new Uint8Array(bufferBytes));
+        if (!exhausted()) chunk = await readInto(ring[slot] ?? new Uint8Array(bufferBytes));
       } catch (error) {
         await closeOnce(error);
         throw error;
